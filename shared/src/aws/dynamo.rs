@@ -1,0 +1,204 @@
+//! The single DynamoDB table. Keys (see docs/architecture.md):
+//! - store:  PK `STORE#{id}`, SK `META`; GSI1PK `STORES`, GSI1SK `{id}` lists stores without a scan.
+//! - dedupe: PK `DEDUPE#{store}#{body_sha256}`, SK `-`, TTL attribute `expires_at`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::OffsetDateTime;
+
+use super::classify;
+use crate::clock::rfc3339;
+use crate::error::StorageError;
+use crate::ids::StoreId;
+use crate::ports::{Claim, CreateError, Dedupe, StoreRepo};
+use crate::store::{ConnectionStatus, Store, StoreStatus};
+
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+pub const STORES_GSI: &str = "GSI1";
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn store_pk(id: &StoreId) -> String {
+    format!("STORE#{id}")
+}
+
+fn parse_time(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+#[derive(Clone)]
+pub struct DynamoTable {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoTable {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoTable { client, table: table.into() }
+    }
+
+    fn store_to_item(store: &Store) -> Item {
+        let mut item = Item::new();
+        item.insert("PK".into(), s(store_pk(&store.id)));
+        item.insert("SK".into(), s("META"));
+        item.insert("GSI1PK".into(), s("STORES"));
+        item.insert("GSI1SK".into(), s(store.id.as_str()));
+        item.insert("store_id".into(), s(store.id.as_str()));
+        item.insert("site_url".into(), s(store.site_url.as_str()));
+        item.insert("status".into(), s(store.status.as_str()));
+        item.insert("connection".into(), s(store.connection.as_str()));
+        item.insert("created_at".into(), s(rfc3339(store.created_at)));
+        if let Some(t) = &store.tenant_id {
+            item.insert("tenant_id".into(), s(t));
+        }
+        if let Some(t) = &store.tenant_name {
+            item.insert("tenant_name".into(), s(t));
+        }
+        if let Some(t) = store.connected_at {
+            item.insert("connected_at".into(), s(rfc3339(t)));
+        }
+        item
+    }
+
+    fn store_from_item(item: &Item) -> Result<Store, StorageError> {
+        let bad = |field: &str| StorageError::permanent("dynamodb.store_record", format!("store record has a missing or invalid {field}"));
+        let id = get_s(item, "store_id").and_then(|v| StoreId::parse(v).ok()).ok_or_else(|| bad("store_id"))?;
+        Ok(Store {
+            site_url: get_s(item, "site_url").and_then(|v| url::Url::parse(v).ok()).ok_or_else(|| bad("site_url"))?,
+            status: get_s(item, "status").and_then(StoreStatus::parse).ok_or_else(|| bad("status"))?,
+            connection: get_s(item, "connection").and_then(ConnectionStatus::parse).unwrap_or(ConnectionStatus::NotConnected),
+            created_at: get_s(item, "created_at").and_then(parse_time).ok_or_else(|| bad("created_at"))?,
+            tenant_id: get_s(item, "tenant_id").map(str::to_owned),
+            tenant_name: get_s(item, "tenant_name").map(str::to_owned),
+            connected_at: get_s(item, "connected_at").and_then(parse_time),
+            id,
+        })
+    }
+}
+
+#[async_trait]
+impl StoreRepo for DynamoTable {
+    async fn get(&self, id: &StoreId) -> Result<Option<Store>, StorageError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(store_pk(id)))
+            .key("SK", s("META"))
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb.get_item(store)", e))?;
+        out.item.as_ref().map(Self::store_from_item).transpose()
+    }
+
+    async fn create(&self, store: &Store) -> Result<(), CreateError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::store_to_item(store)))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Err(CreateError::AlreadyExists),
+            Err(e) => Err(classify("dynamodb.put_item(store)", e).into()),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<Store>, StorageError> {
+        let mut stores = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(STORES_GSI)
+                .key_condition_expression("GSI1PK = :p")
+                .expression_attribute_values(":p", s("STORES"))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("dynamodb.query(stores)", e))?;
+            for item in out.items() {
+                stores.push(Self::store_from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(stores)
+    }
+
+    async fn set_status(&self, id: &StoreId, status: StoreStatus) -> Result<bool, StorageError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(store_pk(id)))
+            .key("SK", s("META"))
+            .update_expression("SET #status = :s")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":s", s(status.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("dynamodb.update_item(store status)", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl Dedupe for DynamoTable {
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, StorageError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let expires = now + ttl.as_secs() as i64;
+        // TTL deletion lags by up to days, so an expired record still present counts as absent.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(format!("DEDUPE#{key}")))
+            .item("SK", s("-"))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(PK) OR #exp < :now")
+            .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::New),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(Claim::Duplicate),
+            Err(e) => Err(classify("dynamodb.put_item(dedupe)", e)),
+        }
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StorageError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("DEDUPE#{key}")))
+            .key("SK", s("-"))
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb.delete_item(dedupe)", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+//! WooCommerce: webhook deliveries (headers, signature, ping, body kinds) and, later, orders.
+
+pub mod webhook;
