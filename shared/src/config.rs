@@ -30,7 +30,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn number_or(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
         match (self.0)(name) {
             None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|e| ConfigError::Invalid { name, reason: format!("{v:?}: {e}") }),
+            Some(v) => v.trim().parse().map_err(|e| ConfigError::Invalid {
+                name,
+                reason: format!("{v:?}: {e}"),
+            }),
         }
     }
 
@@ -38,7 +41,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         match (self.0)(name).as_deref() {
             None | Some("0") | Some("false") => Ok(false),
             Some("1") | Some("true") => Ok(true),
-            Some(v) => Err(ConfigError::Invalid { name, reason: format!("{v:?}: expected true or false") }),
+            Some(v) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("{v:?}: expected true or false"),
+            }),
         }
     }
 }
@@ -103,17 +109,25 @@ impl IngestConfig {
         let d = IngestSettings::default();
         let max_body = env.number_or("MAX_BODY_BYTES", d.max_body_bytes as u64)?;
         if max_body == 0 || max_body > 6 * 1024 * 1024 {
-            return Err(ConfigError::Invalid { name: "MAX_BODY_BYTES", reason: "must be 1..=6291456 (Lambda's payload limit)".into() });
+            return Err(ConfigError::Invalid {
+                name: "MAX_BODY_BYTES",
+                reason: "must be 1..=6291456 (Lambda's payload limit)".into(),
+            });
         }
         let ttl = env.number_or("SECRET_CACHE_TTL_SECONDS", d.secret_cache_ttl.as_secs())?;
         if ttl > 300 {
-            return Err(ConfigError::Invalid { name: "SECRET_CACHE_TTL_SECONDS", reason: "at most 300 (5 minutes)".into() });
+            return Err(ConfigError::Invalid {
+                name: "SECRET_CACHE_TTL_SECONDS",
+                reason: "at most 300 (5 minutes)".into(),
+            });
         }
         Ok(IngestConfig {
             resources: ResourceNames::from_env(env)?,
             settings: IngestSettings {
                 max_body_bytes: max_body as usize,
-                max_queue_message_bytes: env.number_or("MAX_QUEUE_MESSAGE_BYTES", d.max_queue_message_bytes as u64)? as usize,
+                max_queue_message_bytes: env
+                    .number_or("MAX_QUEUE_MESSAGE_BYTES", d.max_queue_message_bytes as u64)?
+                    as usize,
                 secret_cache_ttl: Duration::from_secs(ttl),
                 ..d
             },
@@ -127,17 +141,27 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Env(move |k: &str| map.get(k).cloned())
     }
 
-    const BASE: [(&str, &str); 4] =
-        [("TABLE_NAME", "t"), ("SYNC_QUEUE_URL", "q"), ("PAYLOAD_BUCKET", "b"), ("STORE_SECRET_PREFIX", "p/")];
+    const BASE: [(&str, &str); 4] = [
+        ("TABLE_NAME", "t"),
+        ("SYNC_QUEUE_URL", "q"),
+        ("PAYLOAD_BUCKET", "b"),
+        ("STORE_SECRET_PREFIX", "p/"),
+    ];
 
     #[test]
     fn names_the_missing_variable() {
         let err = IngestConfig::from_env(&env(&BASE[..2])).unwrap_err();
-        assert_eq!(err.to_string(), "environment variable PAYLOAD_BUCKET is not set");
+        assert_eq!(
+            err.to_string(),
+            "environment variable PAYLOAD_BUCKET is not set"
+        );
     }
 
     #[test]

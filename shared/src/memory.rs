@@ -13,7 +13,9 @@ use tokio::time::Instant;
 use crate::error::StorageError;
 use crate::ids::StoreId;
 use crate::job::{BodyRef, SyncJob};
-use crate::ports::{Claim, CreateError, Dedupe, JobQueue, PayloadStore, StoreRepo, StoreSecretVault, WebhookSecrets};
+use crate::ports::{
+    Claim, CreateError, Dedupe, JobQueue, PayloadStore, StoreRepo, StoreSecretVault, WebhookSecrets,
+};
 use crate::store::{Store, StoreStatus};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -29,7 +31,10 @@ impl Faults {
         self.0.store(n, Ordering::SeqCst);
     }
     fn check(&self, op: &'static str) -> Result<(), StorageError> {
-        let hit = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        let hit = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
         if hit {
             Err(StorageError::transient(op, "injected fault"))
         } else {
@@ -75,7 +80,10 @@ impl StoreRepo for MemoryStores {
     }
     async fn set_status(&self, id: &StoreId, status: StoreStatus) -> Result<bool, StorageError> {
         self.faults.check("stores.set_status")?;
-        Ok(lock(&self.stores).get_mut(id).map(|s| s.status = status).is_some())
+        Ok(lock(&self.stores)
+            .get_mut(id)
+            .map(|s| s.status = status)
+            .is_some())
     }
 }
 
@@ -100,13 +108,19 @@ impl WebhookSecrets for MemorySecrets {
     async fn webhook_secret(&self, id: &StoreId) -> Result<Option<SecretString>, StorageError> {
         self.faults.check("secrets.get")?;
         self.reads.fetch_add(1, Ordering::SeqCst);
-        Ok(lock(&self.secrets).get(id).map(|s| SecretString::from(s.clone())))
+        Ok(lock(&self.secrets)
+            .get(id)
+            .map(|s| SecretString::from(s.clone())))
     }
 }
 
 #[async_trait]
 impl StoreSecretVault for MemorySecrets {
-    async fn create_store_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), CreateError> {
+    async fn create_store_secret(
+        &self,
+        id: &StoreId,
+        webhook_secret: &SecretString,
+    ) -> Result<(), CreateError> {
         use secrecy::ExposeSecret;
         let mut map = lock(&self.secrets);
         if map.contains_key(id) {
@@ -115,7 +129,11 @@ impl StoreSecretVault for MemorySecrets {
         map.insert(id.clone(), webhook_secret.expose_secret().to_owned());
         Ok(())
     }
-    async fn set_webhook_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), StorageError> {
+    async fn set_webhook_secret(
+        &self,
+        id: &StoreId,
+        webhook_secret: &SecretString,
+    ) -> Result<(), StorageError> {
         use secrecy::ExposeSecret;
         self.put(id, webhook_secret.expose_secret());
         Ok(())
@@ -193,6 +211,8 @@ impl PayloadStore for MemoryPayloads {
         lock(&self.objects)
             .get(&body_ref.key)
             .cloned()
-            .ok_or_else(|| StorageError::permanent("payloads.get", format!("no object {}", body_ref.key)))
+            .ok_or_else(|| {
+                StorageError::permanent("payloads.get", format!("no object {}", body_ref.key))
+            })
     }
 }

@@ -39,8 +39,16 @@ pub trait WebhookSecrets: Send + Sync {
 /// The store's secret document as a whole, for the CLI and the token vault.
 #[async_trait]
 pub trait StoreSecretVault: WebhookSecrets {
-    async fn create_store_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), CreateError>;
-    async fn set_webhook_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), StorageError>;
+    async fn create_store_secret(
+        &self,
+        id: &StoreId,
+        webhook_secret: &SecretString,
+    ) -> Result<(), CreateError>;
+    async fn set_webhook_secret(
+        &self,
+        id: &StoreId,
+        webhook_secret: &SecretString,
+    ) -> Result<(), StorageError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

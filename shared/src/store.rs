@@ -81,7 +81,8 @@ impl Store {
             site_url,
             status: StoreStatus::Active,
             connection: ConnectionStatus::NotConnected,
-            created_at: now,
+            // Whole seconds: records and listings need no more.
+            created_at: now.replace_nanosecond(0).unwrap_or(now),
             tenant_id: None,
             tenant_name: None,
             connected_at: None,
@@ -95,12 +96,19 @@ pub struct WebhookSetup<'a> {
     pub secret: Option<&'a str>,
 }
 
-pub const SYNCED_TOPICS: [&str; 4] = ["order.created", "order.updated", "order.deleted", "order.restored"];
+pub const SYNCED_TOPICS: [&str; 4] = [
+    "order.created",
+    "order.updated",
+    "order.deleted",
+    "order.restored",
+];
 
 impl WebhookSetup<'_> {
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("WooCommerce → Settings → Advanced → Webhooks → Add webhook, once per topic:\n");
+        out.push_str(
+            "WooCommerce → Settings → Advanced → Webhooks → Add webhook, once per topic:\n",
+        );
         out.push_str(&format!("  Delivery URL: {}\n", self.delivery_url));
         match self.secret {
             Some(secret) => out.push_str(&format!("  Secret:       {secret}\n")),

@@ -18,7 +18,9 @@ pub async fn acknowledge_batch(event: SqsEvent) -> SqsBatchResponse {
                 topic = %job.topic,
                 "sync job received (syncing to Xero is not built yet)"
             ),
-            Some(Err(e)) => tracing::error!(message_id, error = %crate::error::chain(&e), "unreadable sync job acknowledged"),
+            Some(Err(e)) => {
+                tracing::error!(message_id, error = %crate::error::chain(&e), "unreadable sync job acknowledged")
+            }
             None => tracing::error!(message_id, "sync record without a body acknowledged"),
         }
     }

@@ -26,7 +26,9 @@ fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
-    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 fn store_pk(id: &StoreId) -> String {
@@ -45,7 +47,10 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoTable { client, table: table.into() }
+        DynamoTable {
+            client,
+            table: table.into(),
+        }
     }
 
     fn store_to_item(store: &Store) -> Item {
@@ -72,13 +77,28 @@ impl DynamoTable {
     }
 
     fn store_from_item(item: &Item) -> Result<Store, StorageError> {
-        let bad = |field: &str| StorageError::permanent("dynamodb.store_record", format!("store record has a missing or invalid {field}"));
-        let id = get_s(item, "store_id").and_then(|v| StoreId::parse(v).ok()).ok_or_else(|| bad("store_id"))?;
+        let bad = |field: &str| {
+            StorageError::permanent(
+                "dynamodb.store_record",
+                format!("store record has a missing or invalid {field}"),
+            )
+        };
+        let id = get_s(item, "store_id")
+            .and_then(|v| StoreId::parse(v).ok())
+            .ok_or_else(|| bad("store_id"))?;
         Ok(Store {
-            site_url: get_s(item, "site_url").and_then(|v| url::Url::parse(v).ok()).ok_or_else(|| bad("site_url"))?,
-            status: get_s(item, "status").and_then(StoreStatus::parse).ok_or_else(|| bad("status"))?,
-            connection: get_s(item, "connection").and_then(ConnectionStatus::parse).unwrap_or(ConnectionStatus::NotConnected),
-            created_at: get_s(item, "created_at").and_then(parse_time).ok_or_else(|| bad("created_at"))?,
+            site_url: get_s(item, "site_url")
+                .and_then(|v| url::Url::parse(v).ok())
+                .ok_or_else(|| bad("site_url"))?,
+            status: get_s(item, "status")
+                .and_then(StoreStatus::parse)
+                .ok_or_else(|| bad("status"))?,
+            connection: get_s(item, "connection")
+                .and_then(ConnectionStatus::parse)
+                .unwrap_or(ConnectionStatus::NotConnected),
+            created_at: get_s(item, "created_at")
+                .and_then(parse_time)
+                .ok_or_else(|| bad("created_at"))?,
             tenant_id: get_s(item, "tenant_id").map(str::to_owned),
             tenant_name: get_s(item, "tenant_name").map(str::to_owned),
             connected_at: get_s(item, "connected_at").and_then(parse_time),
@@ -113,7 +133,12 @@ impl StoreRepo for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Err(CreateError::AlreadyExists),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(CreateError::AlreadyExists)
+            }
             Err(e) => Err(classify("dynamodb.put_item(store)", e).into()),
         }
     }
@@ -159,7 +184,12 @@ impl StoreRepo for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(classify("dynamodb.update_item(store status)", e)),
         }
     }
@@ -185,7 +215,12 @@ impl Dedupe for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(Claim::New),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(Claim::Duplicate),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Claim::Duplicate)
+            }
             Err(e) => Err(classify("dynamodb.put_item(dedupe)", e)),
         }
     }

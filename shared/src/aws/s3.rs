@@ -14,7 +14,10 @@ pub struct S3PayloadStore {
 
 impl S3PayloadStore {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        S3PayloadStore { client, bucket: bucket.into() }
+        S3PayloadStore {
+            client,
+            bucket: bucket.into(),
+        }
     }
 }
 
@@ -30,7 +33,12 @@ impl PayloadStore for S3PayloadStore {
             .send()
             .await
             .map_err(|e| classify("s3.put_object", e))?;
-        Ok(BodyRef { bucket: self.bucket.clone(), key: key.to_owned(), size: body.len(), sha256: sha256_hex(body) })
+        Ok(BodyRef {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            size: body.len(),
+            sha256: sha256_hex(body),
+        })
     }
 
     async fn get(&self, body_ref: &BodyRef) -> Result<Vec<u8>, StorageError> {
@@ -50,7 +58,10 @@ impl PayloadStore for S3PayloadStore {
             .into_bytes()
             .to_vec();
         if sha256_hex(&bytes) != body_ref.sha256 {
-            return Err(StorageError::permanent("s3.get_object", format!("object {} does not match its hash", body_ref.key)));
+            return Err(StorageError::permanent(
+                "s3.get_object",
+                format!("object {} does not match its hash", body_ref.key),
+            ));
         }
         Ok(bytes)
     }

@@ -4,7 +4,10 @@
 use lambda_http::{Body, Request, Response};
 
 pub async fn not_yet_available(req: Request) -> Result<Response<Body>, std::convert::Infallible> {
-    tracing::info!(path = req.uri().path(), "connect request received; the connect flow is not built yet");
+    tracing::info!(
+        path = req.uri().path(),
+        "connect request received; the connect flow is not built yet"
+    );
     Ok(super::json_response(
         501,
         serde_json::json!({"error": "not_implemented", "message": "connecting a store to Xero is not available in this version"}),
