@@ -5,6 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_venv
+mkdir -p "$LOCAL"
 trap '"$ROOT/scripts/local-stack.sh" down >/dev/null 2>&1 || true' EXIT
 "$ROOT/scripts/local-stack.sh" up --no-poller > "$LOCAL/stack.txt" 2>"$LOCAL/stack.err" || { cat "$LOCAL/stack.err" "$LOCAL/stack.txt" >&2; exit 1; }
 set -a; source "$LOCAL/env"; set +a
