@@ -30,10 +30,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn number_or(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
         match (self.0)(name) {
             None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|e| ConfigError::Invalid {
-                name,
-                reason: format!("{v:?}: {e}"),
-            }),
+            Some(v) => v.trim().parse().map_err(|e| ConfigError::Invalid { name, reason: format!("{v:?}: {e}") }),
         }
     }
 
@@ -41,10 +38,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         match (self.0)(name).as_deref() {
             None | Some("0") | Some("false") => Ok(false),
             Some("1") | Some("true") => Ok(true),
-            Some(v) => Err(ConfigError::Invalid {
-                name,
-                reason: format!("{v:?}: expected true or false"),
-            }),
+            Some(v) => Err(ConfigError::Invalid { name, reason: format!("{v:?}: expected true or false") }),
         }
     }
 }
@@ -125,8 +119,7 @@ impl IngestConfig {
             resources: ResourceNames::from_env(env)?,
             settings: IngestSettings {
                 max_body_bytes: max_body as usize,
-                max_queue_message_bytes: env
-                    .number_or("MAX_QUEUE_MESSAGE_BYTES", d.max_queue_message_bytes as u64)?
+                max_queue_message_bytes: env.number_or("MAX_QUEUE_MESSAGE_BYTES", d.max_queue_message_bytes as u64)?
                     as usize,
                 secret_cache_ttl: Duration::from_secs(ttl),
                 ..d
@@ -141,27 +134,17 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Env(move |k: &str| map.get(k).cloned())
     }
 
-    const BASE: [(&str, &str); 4] = [
-        ("TABLE_NAME", "t"),
-        ("SYNC_QUEUE_URL", "q"),
-        ("PAYLOAD_BUCKET", "b"),
-        ("STORE_SECRET_PREFIX", "p/"),
-    ];
+    const BASE: [(&str, &str); 4] =
+        [("TABLE_NAME", "t"), ("SYNC_QUEUE_URL", "q"), ("PAYLOAD_BUCKET", "b"), ("STORE_SECRET_PREFIX", "p/")];
 
     #[test]
     fn names_the_missing_variable() {
         let err = IngestConfig::from_env(&env(&BASE[..2])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "environment variable PAYLOAD_BUCKET is not set"
-        );
+        assert_eq!(err.to_string(), "environment variable PAYLOAD_BUCKET is not set");
     }
 
     #[test]
@@ -176,5 +159,61 @@ mod tests {
         assert!(cfg.resources.s3_force_path_style);
         pairs.push(("SECRET_CACHE_TTL_SECONDS", "900"));
         assert!(IngestConfig::from_env(&env(&pairs)).is_err());
+    }
+}
+
+pub const DEFAULT_XERO_SCOPES: &str =
+    "offline_access accounting.invoices accounting.payments accounting.contacts accounting.settings";
+
+/// The Xero app and endpoints, for every component that talks to Xero's identity service.
+#[derive(Debug, Clone)]
+pub struct XeroConfig {
+    pub endpoints: crate::xero::endpoints::XeroEndpoints,
+    pub app: crate::xero::identity::XeroApp,
+    /// The Secrets Manager secret holding `{"client_secret": "..."}`.
+    pub app_secret_id: String,
+}
+
+impl XeroConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let scopes: Vec<String> = env
+            .optional("XERO_SCOPES")
+            .unwrap_or_else(|| DEFAULT_XERO_SCOPES.to_owned())
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !scopes.iter().any(|s| s == "offline_access") {
+            return Err(ConfigError::Invalid {
+                name: "XERO_SCOPES",
+                reason: "must include offline_access (no refresh token without it)".into(),
+            });
+        }
+        Ok(XeroConfig {
+            endpoints: crate::xero::endpoints::XeroEndpoints::from_env(env)?,
+            app: crate::xero::identity::XeroApp {
+                client_id: env.required("XERO_CLIENT_ID")?,
+                redirect_uri: env.required("XERO_REDIRECT_URI")?,
+                scopes,
+            },
+            app_secret_id: env.required("XERO_APP_SECRET_ID")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectConfig {
+    pub resources: ResourceNames,
+    pub xero: XeroConfig,
+    /// Base URL of the HTTP API, shown on the success page; from the Host header when unset.
+    pub public_api_url: Option<String>,
+}
+
+impl ConnectConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(ConnectConfig {
+            resources: ResourceNames::from_env(env)?,
+            xero: XeroConfig::from_env(env)?,
+            public_api_url: env.optional("PUBLIC_API_URL"),
+        })
     }
 }

@@ -27,17 +27,11 @@ impl StorageError {
     }
 
     pub fn permanent(op: &'static str, source: impl Into<BoxError>) -> Self {
-        StorageError::Permanent {
-            op,
-            source: source.into(),
-        }
+        StorageError::Permanent { op, source: source.into() }
     }
 
     pub fn transient(op: &'static str, source: impl Into<BoxError>) -> Self {
-        StorageError::Transient {
-            op,
-            source: source.into(),
-        }
+        StorageError::Transient { op, source: source.into() }
     }
 }
 
@@ -61,10 +55,7 @@ mod tests {
     fn chain_prints_every_cause() {
         let io = std::io::Error::other("connection reset");
         let err = StorageError::transient("sqs.send_message", io);
-        assert_eq!(
-            chain(&err),
-            "sqs.send_message failed transiently: connection reset"
-        );
+        assert_eq!(chain(&err), "sqs.send_message failed transiently: connection reset");
         assert!(err.is_retryable());
         assert!(!StorageError::permanent("x", "denied").is_retryable());
     }

@@ -20,18 +20,11 @@ pub struct StoreId(String);
 
 impl StoreId {
     pub fn parse(value: &str) -> Result<Self, IdError> {
-        let err = |reason| IdError {
-            what: "store id",
-            value: value.chars().take(80).collect(),
-            reason,
-        };
+        let err = |reason| IdError { what: "store id", value: value.chars().take(80).collect(), reason };
         if value.is_empty() || value.len() > 64 {
             return Err(err("must be 1-64 characters"));
         }
-        if !value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return Err(err("may contain only a-z, 0-9 and '-'"));
         }
         if value.starts_with('-') {
@@ -73,11 +66,7 @@ pub struct OrderId(u64);
 impl OrderId {
     pub fn new(id: u64) -> Result<Self, IdError> {
         if id == 0 {
-            return Err(IdError {
-                what: "order id",
-                value: "0".into(),
-                reason: "must be positive",
-            });
+            return Err(IdError { what: "order id", value: "0".into(), reason: "must be positive" });
         }
         Ok(OrderId(id))
     }
@@ -91,25 +80,13 @@ impl OrderId {
         match value {
             serde_json::Value::Number(n) => match n.as_u64() {
                 Some(id) => OrderId::new(id),
-                None => Err(IdError {
-                    what: "order id",
-                    value: shown(),
-                    reason: "must be a positive integer",
-                }),
+                None => Err(IdError { what: "order id", value: shown(), reason: "must be a positive integer" }),
             },
             serde_json::Value::String(s) => match s.trim().parse::<u64>() {
                 Ok(id) => OrderId::new(id),
-                Err(_) => Err(IdError {
-                    what: "order id",
-                    value: shown(),
-                    reason: "must be a positive integer",
-                }),
+                Err(_) => Err(IdError { what: "order id", value: shown(), reason: "must be a positive integer" }),
             },
-            _ => Err(IdError {
-                what: "order id",
-                value: shown(),
-                reason: "must be a number or a digit string",
-            }),
+            _ => Err(IdError { what: "order id", value: shown(), reason: "must be a number or a digit string" }),
         }
     }
 }
@@ -150,18 +127,8 @@ mod tests {
     fn order_ids_accept_numbers_and_digit_strings() {
         assert_eq!(OrderId::from_json(&json!(727)).map(OrderId::get), Ok(727));
         assert_eq!(OrderId::from_json(&json!("727")).map(OrderId::get), Ok(727));
-        for bad in [
-            json!(0),
-            json!(-1),
-            json!(1.5),
-            json!("abc"),
-            json!(null),
-            json!([1]),
-        ] {
-            assert!(
-                OrderId::from_json(&bad).is_err(),
-                "{bad} should be rejected"
-            );
+        for bad in [json!(0), json!(-1), json!(1.5), json!("abc"), json!(null), json!([1])] {
+            assert!(OrderId::from_json(&bad).is_err(), "{bad} should be rejected");
         }
     }
 }

@@ -92,25 +92,10 @@ mod tests {
     fn round_trips_and_rejects_future_versions_and_bodiless_jobs() {
         let j = job();
         assert_eq!(SyncJob::parse(&j.to_json()).unwrap(), j);
-        let future = SyncJob {
-            v: JOB_VERSION + 1,
-            ..job()
-        };
-        assert!(matches!(
-            SyncJob::parse(&future.to_json()),
-            Err(JobParseError::UnknownVersion(_))
-        ));
-        let empty = SyncJob {
-            body: None,
-            ..job()
-        };
-        assert!(matches!(
-            SyncJob::parse(&empty.to_json()),
-            Err(JobParseError::NoBody)
-        ));
-        assert!(matches!(
-            SyncJob::parse("nope"),
-            Err(JobParseError::Json(_))
-        ));
+        let future = SyncJob { v: JOB_VERSION + 1, ..job() };
+        assert!(matches!(SyncJob::parse(&future.to_json()), Err(JobParseError::UnknownVersion(_))));
+        let empty = SyncJob { body: None, ..job() };
+        assert!(matches!(SyncJob::parse(&empty.to_json()), Err(JobParseError::NoBody)));
+        assert!(matches!(SyncJob::parse("nope"), Err(JobParseError::Json(_))));
     }
 }

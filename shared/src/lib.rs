@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod error;
 pub mod http;
 pub mod ids;
@@ -21,3 +22,4 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod woo;
+pub mod xero;

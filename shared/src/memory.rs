@@ -14,7 +14,8 @@ use crate::error::StorageError;
 use crate::ids::StoreId;
 use crate::job::{BodyRef, SyncJob};
 use crate::ports::{
-    Claim, CreateError, Dedupe, JobQueue, PayloadStore, StoreRepo, StoreSecretVault, WebhookSecrets,
+    Claim, ConnectionUpdate, CreateError, Dedupe, JobQueue, LeaseLock, OneTimeTokens, PayloadStore, StoreRepo,
+    StoreSecretVault, WebhookSecrets,
 };
 use crate::store::{Store, StoreStatus};
 
@@ -31,10 +32,7 @@ impl Faults {
         self.0.store(n, Ordering::SeqCst);
     }
     fn check(&self, op: &'static str) -> Result<(), StorageError> {
-        let hit = self
-            .0
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+        let hit = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if hit {
             Err(StorageError::transient(op, "injected fault"))
         } else {
@@ -80,10 +78,54 @@ impl StoreRepo for MemoryStores {
     }
     async fn set_status(&self, id: &StoreId, status: StoreStatus) -> Result<bool, StorageError> {
         self.faults.check("stores.set_status")?;
-        Ok(lock(&self.stores)
-            .get_mut(id)
-            .map(|s| s.status = status)
-            .is_some())
+        Ok(lock(&self.stores).get_mut(id).map(|s| s.status = status).is_some())
+    }
+    async fn set_connection(&self, id: &StoreId, update: &ConnectionUpdate) -> Result<bool, StorageError> {
+        self.faults.check("stores.set_connection")?;
+        Ok(lock(&self.stores).get_mut(id).map(|s| s.apply(update)).is_some())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryLeases {
+    leases: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+#[async_trait]
+impl LeaseLock for MemoryLeases {
+    async fn try_acquire(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StorageError> {
+        let mut map = lock(&self.leases);
+        let now = Instant::now();
+        match map.get(name) {
+            Some((_, until)) if *until > now => Ok(false),
+            _ => {
+                map.insert(name.to_owned(), (holder.to_owned(), now + ttl));
+                Ok(true)
+            }
+        }
+    }
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StorageError> {
+        let mut map = lock(&self.leases);
+        if map.get(name).is_some_and(|(h, _)| h == holder) {
+            map.remove(name);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryOneTime {
+    records: Mutex<HashMap<String, (serde_json::Value, Instant)>>,
+}
+
+#[async_trait]
+impl OneTimeTokens for MemoryOneTime {
+    async fn put(&self, key: &str, value: &serde_json::Value, ttl: Duration) -> Result<(), StorageError> {
+        lock(&self.records).insert(key.to_owned(), (value.clone(), Instant::now() + ttl));
+        Ok(())
+    }
+    async fn consume(&self, key: &str) -> Result<Option<serde_json::Value>, StorageError> {
+        Ok(lock(&self.records).remove(key).filter(|(_, until)| *until > Instant::now()).map(|(v, _)| v))
     }
 }
 
@@ -108,19 +150,13 @@ impl WebhookSecrets for MemorySecrets {
     async fn webhook_secret(&self, id: &StoreId) -> Result<Option<SecretString>, StorageError> {
         self.faults.check("secrets.get")?;
         self.reads.fetch_add(1, Ordering::SeqCst);
-        Ok(lock(&self.secrets)
-            .get(id)
-            .map(|s| SecretString::from(s.clone())))
+        Ok(lock(&self.secrets).get(id).map(|s| SecretString::from(s.clone())))
     }
 }
 
 #[async_trait]
 impl StoreSecretVault for MemorySecrets {
-    async fn create_store_secret(
-        &self,
-        id: &StoreId,
-        webhook_secret: &SecretString,
-    ) -> Result<(), CreateError> {
+    async fn create_store_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), CreateError> {
         use secrecy::ExposeSecret;
         let mut map = lock(&self.secrets);
         if map.contains_key(id) {
@@ -129,11 +165,7 @@ impl StoreSecretVault for MemorySecrets {
         map.insert(id.clone(), webhook_secret.expose_secret().to_owned());
         Ok(())
     }
-    async fn set_webhook_secret(
-        &self,
-        id: &StoreId,
-        webhook_secret: &SecretString,
-    ) -> Result<(), StorageError> {
+    async fn set_webhook_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), StorageError> {
         use secrecy::ExposeSecret;
         self.put(id, webhook_secret.expose_secret());
         Ok(())
@@ -211,8 +243,6 @@ impl PayloadStore for MemoryPayloads {
         lock(&self.objects)
             .get(&body_ref.key)
             .cloned()
-            .ok_or_else(|| {
-                StorageError::permanent("payloads.get", format!("no object {}", body_ref.key))
-            })
+            .ok_or_else(|| StorageError::permanent("payloads.get", format!("no object {}", body_ref.key)))
     }
 }

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use crate::error::StorageError;
 use crate::ids::StoreId;
 use crate::job::{BodyRef, SyncJob};
-use crate::store::{Store, StoreStatus};
+use crate::store::{ConnectionStatus, Store, StoreStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -27,6 +27,46 @@ pub trait StoreRepo: Send + Sync {
     async fn list(&self) -> Result<Vec<Store>, StorageError>;
     /// Returns false when the store does not exist.
     async fn set_status(&self, id: &StoreId, status: StoreStatus) -> Result<bool, StorageError>;
+    /// Records the store's link to Xero. Returns false when the store does not exist.
+    async fn set_connection(&self, id: &StoreId, update: &ConnectionUpdate) -> Result<bool, StorageError>;
+}
+
+/// A change to a store's Xero link. `tenant: None` keeps the tenant fields as they are, except
+/// when the status is `Disconnected`, which clears them.
+#[derive(Debug, Clone)]
+pub struct ConnectionUpdate {
+    pub status: ConnectionStatus,
+    pub tenant: Option<TenantLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantLink {
+    pub tenant_id: String,
+    pub tenant_name: Option<String>,
+    pub connection_id: String,
+    pub connected_at: time::OffsetDateTime,
+}
+
+impl ConnectionUpdate {
+    pub fn status_only(status: ConnectionStatus) -> Self {
+        ConnectionUpdate { status, tenant: None }
+    }
+}
+
+/// A distributed lease (one holder at a time; it expires by itself if the holder dies).
+#[async_trait]
+pub trait LeaseLock: Send + Sync {
+    async fn try_acquire(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StorageError>;
+    /// Releases only if `holder` still holds it.
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StorageError>;
+}
+
+/// Single-use, expiring records: connect links and OAuth states.
+#[async_trait]
+pub trait OneTimeTokens: Send + Sync {
+    async fn put(&self, key: &str, value: &serde_json::Value, ttl: Duration) -> Result<(), StorageError>;
+    /// Atomically removes the record and returns its value, if it exists and has not expired.
+    async fn consume(&self, key: &str) -> Result<Option<serde_json::Value>, StorageError>;
 }
 
 /// The store's webhook secret, kept in the store's own secret (which later also holds its Xero
@@ -39,16 +79,8 @@ pub trait WebhookSecrets: Send + Sync {
 /// The store's secret document as a whole, for the CLI and the token vault.
 #[async_trait]
 pub trait StoreSecretVault: WebhookSecrets {
-    async fn create_store_secret(
-        &self,
-        id: &StoreId,
-        webhook_secret: &SecretString,
-    ) -> Result<(), CreateError>;
-    async fn set_webhook_secret(
-        &self,
-        id: &StoreId,
-        webhook_secret: &SecretString,
-    ) -> Result<(), StorageError>;
+    async fn create_store_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), CreateError>;
+    async fn set_webhook_secret(&self, id: &StoreId, webhook_secret: &SecretString) -> Result<(), StorageError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

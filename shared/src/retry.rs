@@ -15,20 +15,13 @@ pub struct RetryBudget {
 
 impl Default for RetryBudget {
     fn default() -> Self {
-        RetryBudget {
-            total: Duration::from_secs(3),
-            first_backoff: Duration::from_millis(50),
-        }
+        RetryBudget { total: Duration::from_secs(3), first_backoff: Duration::from_millis(50) }
     }
 }
 
 /// Runs `op` until it succeeds, fails permanently, or the budget is spent. Each attempt is cut
 /// off at the remaining budget, so a hung call cannot hold the request past it.
-pub async fn with_budget<T, F, Fut>(
-    budget: RetryBudget,
-    op_name: &'static str,
-    mut op: F,
-) -> Result<T, StorageError>
+pub async fn with_budget<T, F, Fut>(budget: RetryBudget, op_name: &'static str, mut op: F) -> Result<T, StorageError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StorageError>>,
@@ -42,10 +35,7 @@ where
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         let result = match tokio::time::timeout(remaining, op()).await {
             Ok(result) => result,
-            Err(_) => Err(StorageError::transient(
-                op_name,
-                format!("no answer within the {:?} budget", budget.total),
-            )),
+            Err(_) => Err(StorageError::transient(op_name, format!("no answer within the {:?} budget", budget.total))),
         };
         match result {
             Ok(v) => return Ok(v),
@@ -105,11 +95,7 @@ mod tests {
         })
         .await;
         assert!(out.unwrap_err().is_retryable());
-        assert!(
-            start.elapsed() <= Duration::from_secs(3),
-            "took {:?}",
-            start.elapsed()
-        );
+        assert!(start.elapsed() <= Duration::from_secs(3), "took {:?}", start.elapsed());
     }
 
     #[tokio::test(start_paused = true)]

@@ -24,11 +24,7 @@ pub struct CachedWebhookSecrets {
 
 impl CachedWebhookSecrets {
     pub fn new(inner: Arc<dyn WebhookSecrets>, ttl: Duration) -> Self {
-        CachedWebhookSecrets {
-            inner,
-            ttl: ttl.min(MAX_SECRET_CACHE_TTL),
-            entries: RwLock::new(HashMap::new()),
-        }
+        CachedWebhookSecrets { inner, ttl: ttl.min(MAX_SECRET_CACHE_TTL), entries: RwLock::new(HashMap::new()) }
     }
 }
 
@@ -41,10 +37,7 @@ impl WebhookSecrets for CachedWebhookSecrets {
             }
         }
         let value = self.inner.webhook_secret(id).await?;
-        self.entries
-            .write()
-            .await
-            .insert(id.clone(), (Instant::now(), value.clone()));
+        self.entries.write().await.insert(id.clone(), (Instant::now(), value.clone()));
         Ok(value)
     }
 }
@@ -65,34 +58,15 @@ mod tests {
         assert_eq!(first.expose_secret(), "old");
         backing.put(&store, "new");
         tokio::time::advance(Duration::from_secs(299)).await;
-        assert_eq!(
-            cache
-                .webhook_secret(&store)
-                .await
-                .unwrap()
-                .unwrap()
-                .expose_secret(),
-            "old"
-        );
+        assert_eq!(cache.webhook_secret(&store).await.unwrap().unwrap().expose_secret(), "old");
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(
-            cache
-                .webhook_secret(&store)
-                .await
-                .unwrap()
-                .unwrap()
-                .expose_secret(),
-            "new"
-        );
+        assert_eq!(cache.webhook_secret(&store).await.unwrap().unwrap().expose_secret(), "new");
         assert_eq!(backing.reads(), 2);
     }
 
     #[test]
     fn ttl_is_capped_at_five_minutes() {
-        let cache = CachedWebhookSecrets::new(
-            Arc::new(MemorySecrets::default()),
-            Duration::from_secs(3600),
-        );
+        let cache = CachedWebhookSecrets::new(Arc::new(MemorySecrets::default()), Duration::from_secs(3600));
         assert_eq!(cache.ttl, MAX_SECRET_CACHE_TTL);
     }
 }

@@ -71,10 +71,26 @@ pub struct Store {
     pub created_at: OffsetDateTime,
     pub tenant_id: Option<String>,
     pub tenant_name: Option<String>,
+    pub connection_id: Option<String>,
     pub connected_at: Option<OffsetDateTime>,
 }
 
 impl Store {
+    /// Applies a connection update the way the repositories store it.
+    pub fn apply(&mut self, update: &crate::ports::ConnectionUpdate) {
+        self.connection = update.status;
+        if let Some(t) = &update.tenant {
+            self.tenant_id = Some(t.tenant_id.clone());
+            self.tenant_name = t.tenant_name.clone();
+            self.connection_id = Some(t.connection_id.clone());
+            self.connected_at = Some(t.connected_at);
+        } else if update.status == ConnectionStatus::Disconnected {
+            self.tenant_id = None;
+            self.tenant_name = None;
+            self.connection_id = None;
+        }
+    }
+
     pub fn new(id: StoreId, site_url: url::Url, now: OffsetDateTime) -> Self {
         Store {
             id,
@@ -85,6 +101,7 @@ impl Store {
             created_at: now.replace_nanosecond(0).unwrap_or(now),
             tenant_id: None,
             tenant_name: None,
+            connection_id: None,
             connected_at: None,
         }
     }
@@ -96,19 +113,12 @@ pub struct WebhookSetup<'a> {
     pub secret: Option<&'a str>,
 }
 
-pub const SYNCED_TOPICS: [&str; 4] = [
-    "order.created",
-    "order.updated",
-    "order.deleted",
-    "order.restored",
-];
+pub const SYNCED_TOPICS: [&str; 4] = ["order.created", "order.updated", "order.deleted", "order.restored"];
 
 impl WebhookSetup<'_> {
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str(
-            "WooCommerce → Settings → Advanced → Webhooks → Add webhook, once per topic:\n",
-        );
+        out.push_str("WooCommerce → Settings → Advanced → Webhooks → Add webhook, once per topic:\n");
         out.push_str(&format!("  Delivery URL: {}\n", self.delivery_url));
         match self.secret {
             Some(secret) => out.push_str(&format!("  Secret:       {secret}\n")),

@@ -8,7 +8,9 @@ pub const REGION: &str = "us-east-1";
 /// after starting moto.
 pub fn endpoint() -> anyhow::Result<String> {
     std::env::var("AWS_ENDPOINT_URL").map_err(|_| {
-        anyhow::anyhow!("AWS_ENDPOINT_URL is not set: run the tests with scripts/test.sh, which starts moto_server and sets it")
+        anyhow::anyhow!(
+            "AWS_ENDPOINT_URL is not set: run the tests with scripts/test.sh, which starts moto_server and sets it"
+        )
     })
 }
 

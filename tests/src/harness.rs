@@ -36,49 +36,20 @@ impl TestStack {
         Self::with_options(settings, None).await
     }
 
-    pub async fn with_options(
-        settings: IngestSettings,
-        visibility_timeout: Option<Duration>,
-    ) -> anyhow::Result<Self> {
+    pub async fn with_options(settings: IngestSettings, visibility_timeout: Option<Duration>) -> anyhow::Result<Self> {
         let sdk = crate::env::sdk_config().await?;
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let stack = provision(
-            &sdk,
-            &ProvisionOptions {
-                prefix,
-                visibility_timeout_override: visibility_timeout,
-            },
-        )
-        .await?;
+        let stack =
+            provision(&sdk, &ProvisionOptions { prefix, visibility_timeout_override: visibility_timeout }).await?;
         let clients = AwsClients::new(&sdk, &stack.names);
         let table = DynamoTable::new(clients.dynamodb.clone(), &stack.names.table);
-        let vault = Arc::new(SecretsManagerVault::new(
-            clients.secrets.clone(),
-            &stack.names.store_secret_prefix,
-        ));
+        let vault = Arc::new(SecretsManagerVault::new(clients.secrets.clone(), &stack.names.store_secret_prefix));
         let id = StoreId::parse(STORE)?;
-        vault
-            .create_store_secret(&id, &SecretString::from(SECRET))
-            .await?;
-        table
-            .create(&Store::new(
-                id,
-                "https://shop.example".parse()?,
-                SystemClock.now(),
-            ))
-            .await?;
-        let config = IngestConfig {
-            resources: stack.names.clone(),
-            settings,
-        };
+        vault.create_store_secret(&id, &SecretString::from(SECRET)).await?;
+        table.create(&Store::new(id, "https://shop.example".parse()?, SystemClock.now())).await?;
+        let config = IngestConfig { resources: stack.names.clone(), settings };
         let ingest = wooxero_shared::http::webhook::ingest_deps(&clients, &config);
-        Ok(TestStack {
-            stack,
-            clients,
-            table,
-            vault,
-            ingest,
-        })
+        Ok(TestStack { stack, clients, table, vault, ingest })
     }
 
     /// Runs the real Lambda handler on an API Gateway HTTP API event.
@@ -90,14 +61,11 @@ impl TestStack {
         base64: bool,
     ) -> (u16, serde_json::Value) {
         let event = api_event(store, headers, body, base64);
-        let req =
-            lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
-        let resp = wooxero_shared::http::webhook::handle_webhook(&self.ingest, req)
-            .await
-            .unwrap_or_else(|e| match e {});
+        let req = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        let resp =
+            wooxero_shared::http::webhook::handle_webhook(&self.ingest, req).await.unwrap_or_else(|e| match e {});
         let status = resp.status().as_u16();
-        let body: serde_json::Value =
-            serde_json::from_slice(resp.body().as_ref()).unwrap_or(serde_json::Value::Null);
+        let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap_or(serde_json::Value::Null);
         (status, body)
     }
 
@@ -149,29 +117,19 @@ impl TestStack {
             .await
             .expect("queue attributes");
         let attrs = out.attributes.unwrap_or_default();
-        [
-            QueueAttributeName::ApproximateNumberOfMessages,
-            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        ]
-        .iter()
-        .filter_map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()))
-        .sum()
+        [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
+            .iter()
+            .filter_map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()))
+            .sum()
     }
 }
 
 /// An API Gateway HTTP API (payload v2) event for `POST /webhooks/{store_id}`.
-pub fn api_event(
-    store: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    base64: bool,
-) -> serde_json::Value {
+pub fn api_event(store: &str, headers: &[(String, String)], body: &[u8], base64: bool) -> serde_json::Value {
     use base64::Engine;
     let path = format!("/webhooks/{store}");
-    let headers: serde_json::Map<String, serde_json::Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
+    let headers: serde_json::Map<String, serde_json::Value> =
+        headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     serde_json::json!({
         "version": "2.0",
         "routeKey": "POST /webhooks/{store_id}",

@@ -25,9 +25,7 @@ impl BatchSettings {
         let event = t.sqs_event()?;
         Ok(BatchSettings {
             batch_size: as_u64(event.get("BatchSize")).unwrap_or(10) as usize,
-            window: Duration::from_secs(
-                as_u64(event.get("MaximumBatchingWindowInSeconds")).unwrap_or(0),
-            ),
+            window: Duration::from_secs(as_u64(event.get("MaximumBatchingWindowInSeconds")).unwrap_or(0)),
         })
     }
 }
@@ -47,10 +45,7 @@ pub struct HttpInvoker {
 impl HttpInvoker {
     pub fn watch(base: &str, function: &str) -> Self {
         HttpInvoker {
-            url: format!(
-                "{}/2015-03-31/functions/{function}/invocations",
-                base.trim_end_matches('/')
-            ),
+            url: format!("{}/2015-03-31/functions/{function}/invocations", base.trim_end_matches('/')),
             client: reqwest::Client::new(),
         }
     }
@@ -59,13 +54,7 @@ impl HttpInvoker {
 #[async_trait]
 impl Invoker for HttpInvoker {
     async fn invoke(&self, event: serde_json::Value) -> anyhow::Result<SqsBatchResponse> {
-        let resp = self
-            .client
-            .post(&self.url)
-            .json(&event)
-            .timeout(Duration::from_secs(120))
-            .send()
-            .await?;
+        let resp = self.client.post(&self.url).json(&event).timeout(Duration::from_secs(120)).send().await?;
         let status = resp.status();
         let text = resp.text().await?;
         if !status.is_success() {
@@ -75,9 +64,8 @@ impl Invoker for HttpInvoker {
         if text.trim().is_empty() || text.trim() == "null" {
             return Ok(SqsBatchResponse::default());
         }
-        serde_json::from_str(&text).with_context(|| {
-            format!("the function's response is not an SQS batch response: {text}")
-        })
+        serde_json::from_str(&text)
+            .with_context(|| format!("the function's response is not an SQS batch response: {text}"))
     }
 }
 
@@ -108,11 +96,7 @@ impl Poller<'_> {
             let want = (self.settings.batch_size - messages.len()).min(10) as i32;
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             // The first receive long-polls at least a second; later ones only fill the window.
-            let wait = if messages.is_empty() {
-                remaining.as_secs().clamp(1, 20)
-            } else {
-                remaining.as_secs().min(20)
-            };
+            let wait = if messages.is_empty() { remaining.as_secs().clamp(1, 20) } else { remaining.as_secs().min(20) };
             let out = self
                 .sqs
                 .receive_message()
@@ -138,11 +122,7 @@ impl Poller<'_> {
                 let attributes: serde_json::Map<String, serde_json::Value> = m
                     .attributes()
                     .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| {
-                                (k.as_str().to_owned(), serde_json::Value::String(v.clone()))
-                            })
-                            .collect()
+                        a.iter().map(|(k, v)| (k.as_str().to_owned(), serde_json::Value::String(v.clone()))).collect()
                     })
                     .unwrap_or_default();
                 serde_json::json!({
@@ -159,26 +139,15 @@ impl Poller<'_> {
             })
             .collect();
         let event = serde_json::json!({ "Records": records });
-        let mut outcome = BatchOutcome {
-            received: messages.len(),
-            ..Default::default()
-        };
+        let mut outcome = BatchOutcome { received: messages.len(), ..Default::default() };
         let failed_ids: Vec<String> = match self.invoker.invoke(event).await {
             Ok(resp) => {
-                let ids: Vec<String> = resp
-                    .batch_item_failures
-                    .iter()
-                    .map(|f| f.item_identifier.clone())
-                    .collect();
-                let known =
-                    |id: &String| messages.iter().any(|m| m.message_id() == Some(id.as_str()));
+                let ids: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+                let known = |id: &String| messages.iter().any(|m| m.message_id() == Some(id.as_str()));
                 if ids.iter().any(|id| id.is_empty() || !known(id)) {
                     // Lambda retries the whole batch when an item id is empty or unknown.
                     outcome.whole_batch_failed = true;
-                    messages
-                        .iter()
-                        .filter_map(|m| m.message_id().map(str::to_owned))
-                        .collect()
+                    messages.iter().filter_map(|m| m.message_id().map(str::to_owned)).collect()
                 } else {
                     ids
                 }
@@ -186,19 +155,12 @@ impl Poller<'_> {
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "invocation failed; the whole batch returns after the visibility timeout");
                 outcome.whole_batch_failed = true;
-                messages
-                    .iter()
-                    .filter_map(|m| m.message_id().map(str::to_owned))
-                    .collect()
+                messages.iter().filter_map(|m| m.message_id().map(str::to_owned)).collect()
             }
         };
         let to_delete: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
-            .filter(|m| {
-                !failed_ids
-                    .iter()
-                    .any(|id| Some(id.as_str()) == m.message_id())
-            })
+            .filter(|m| !failed_ids.iter().any(|id| Some(id.as_str()) == m.message_id()))
             .enumerate()
             .filter_map(|(i, m)| {
                 DeleteMessageBatchRequestEntry::builder()

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
@@ -49,10 +49,7 @@ fn key_schema(v: &Value) -> anyhow::Result<Vec<KeySchemaElement>> {
         .collect()
 }
 
-pub async fn provision(
-    sdk: &aws_config::SdkConfig,
-    opts: &ProvisionOptions,
-) -> anyhow::Result<LocalStack> {
+pub async fn provision(sdk: &aws_config::SdkConfig, opts: &ProvisionOptions) -> anyhow::Result<LocalStack> {
     let template = Template::load()?;
     let p = &opts.prefix;
     let names = ResourceNames {
@@ -66,16 +63,8 @@ pub async fn provision(
     // DynamoDB table.
     let table = template.properties("Table")?;
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let mut create = ddb
-        .create_table()
-        .table_name(&names.table)
-        .billing_mode(BillingMode::PayPerRequest);
-    for a in table
-        .get("AttributeDefinitions")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
+    let mut create = ddb.create_table().table_name(&names.table).billing_mode(BillingMode::PayPerRequest);
+    for a in table.get("AttributeDefinitions").and_then(Value::as_sequence).into_iter().flatten() {
         let t = match as_str(a.get("AttributeType")) {
             Some("S") => ScalarAttributeType::S,
             Some("N") => ScalarAttributeType::N,
@@ -89,17 +78,9 @@ pub async fn provision(
                 .build()?,
         );
     }
-    create = create.set_key_schema(Some(key_schema(
-        table
-            .get("KeySchema")
-            .ok_or_else(|| anyhow!("Table has no KeySchema"))?,
-    )?));
-    for g in table
-        .get("GlobalSecondaryIndexes")
-        .and_then(Value::as_sequence)
-        .into_iter()
-        .flatten()
-    {
+    create = create
+        .set_key_schema(Some(key_schema(table.get("KeySchema").ok_or_else(|| anyhow!("Table has no KeySchema"))?)?));
+    for g in table.get("GlobalSecondaryIndexes").and_then(Value::as_sequence).into_iter().flatten() {
         let projection = match as_str(g.get("Projection").and_then(|p| p.get("ProjectionType"))) {
             Some("KEYS_ONLY") => ProjectionType::KeysOnly,
             _ => ProjectionType::All,
@@ -107,27 +88,17 @@ pub async fn provision(
         create = create.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(as_str(g.get("IndexName")).unwrap_or_default())
-                .set_key_schema(Some(key_schema(
-                    g.get("KeySchema")
-                        .ok_or_else(|| anyhow!("GSI has no KeySchema"))?,
-                )?))
+                .set_key_schema(Some(key_schema(g.get("KeySchema").ok_or_else(|| anyhow!("GSI has no KeySchema"))?)?))
                 .projection(Projection::builder().projection_type(projection).build())
                 .build()?,
         );
     }
     create.send().await.context("creating the table")?;
-    if let Some(ttl_attr) = as_str(
-        table
-            .get("TimeToLiveSpecification")
-            .and_then(|t| t.get("AttributeName")),
-    ) {
+    if let Some(ttl_attr) = as_str(table.get("TimeToLiveSpecification").and_then(|t| t.get("AttributeName"))) {
         ddb.update_time_to_live()
             .table_name(&names.table)
             .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(ttl_attr)
-                    .enabled(true)
-                    .build()?,
+                TimeToLiveSpecification::builder().attribute_name(ttl_attr).enabled(true).build()?,
             )
             .send()
             .await
@@ -142,9 +113,7 @@ pub async fn provision(
         .queue_name(format!("{p}-sync-dlq"))
         .attributes(
             QueueAttributeName::MessageRetentionPeriod,
-            as_u64(dlq_props.get("MessageRetentionPeriod"))
-                .unwrap_or(1_209_600)
-                .to_string(),
+            as_u64(dlq_props.get("MessageRetentionPeriod")).unwrap_or(1_209_600).to_string(),
         )
         .send()
         .await
@@ -153,26 +122,16 @@ pub async fn provision(
         .unwrap_or_default();
     let dlq_arn = queue_arn(&sqs, &dlq_url).await?;
     let q = template.properties("SyncQueue")?;
-    let template_vt = as_u64(q.get("VisibilityTimeout"))
-        .ok_or_else(|| anyhow!("SyncQueue has no VisibilityTimeout"))?;
-    let vt = opts
-        .visibility_timeout_override
-        .unwrap_or(Duration::from_secs(template_vt));
-    let max_receive_count = as_u64(
-        q.get("RedrivePolicy")
-            .and_then(|r| r.get("maxReceiveCount")),
-    )
-    .ok_or_else(|| anyhow!("SyncQueue has no RedrivePolicy.maxReceiveCount"))?;
-    let redrive =
-        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
-            .to_string();
+    let template_vt =
+        as_u64(q.get("VisibilityTimeout")).ok_or_else(|| anyhow!("SyncQueue has no VisibilityTimeout"))?;
+    let vt = opts.visibility_timeout_override.unwrap_or(Duration::from_secs(template_vt));
+    let max_receive_count = as_u64(q.get("RedrivePolicy").and_then(|r| r.get("maxReceiveCount")))
+        .ok_or_else(|| anyhow!("SyncQueue has no RedrivePolicy.maxReceiveCount"))?;
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}).to_string();
     let queue_url = sqs
         .create_queue()
         .queue_name(format!("{p}-sync"))
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            vt.as_secs().max(1).to_string(),
-        )
+        .attributes(QueueAttributeName::VisibilityTimeout, vt.as_secs().max(1).to_string())
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .send()
         .await
@@ -182,22 +141,11 @@ pub async fn provision(
     let arn = queue_arn(&sqs, &queue_url).await?;
 
     // Payload bucket.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(&names.payload_bucket)
-        .send()
-        .await
-        .context("creating the payload bucket")?;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+    s3.create_bucket().bucket(&names.payload_bucket).send().await.context("creating the payload bucket")?;
 
     Ok(LocalStack {
-        names: ResourceNames {
-            sync_queue_url: queue_url,
-            ..names
-        },
+        names: ResourceNames { sync_queue_url: queue_url, ..names },
         queue_arn: arn,
         dlq_url,
         visibility_timeout: vt,
@@ -206,12 +154,7 @@ pub async fn provision(
 }
 
 async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> anyhow::Result<String> {
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?;
+    let attrs = sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await?;
     attrs
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
@@ -226,10 +169,7 @@ pub fn env_vars(stack: &LocalStack) -> Vec<(&'static str, String)> {
         ("SYNC_QUEUE_URL", stack.names.sync_queue_url.clone()),
         ("SYNC_DLQ_URL", stack.dlq_url.clone()),
         ("PAYLOAD_BUCKET", stack.names.payload_bucket.clone()),
-        (
-            "STORE_SECRET_PREFIX",
-            stack.names.store_secret_prefix.clone(),
-        ),
+        ("STORE_SECRET_PREFIX", stack.names.store_secret_prefix.clone()),
         ("S3_FORCE_PATH_STYLE", "true".into()),
     ]
 }

@@ -6,10 +6,7 @@ use anyhow::{anyhow, Context};
 use serde_yaml::Value;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 pub struct Template {
@@ -19,11 +16,8 @@ pub struct Template {
 impl Template {
     pub fn load() -> anyhow::Result<Self> {
         let path = repo_root().join("template.yaml");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        Ok(Template {
-            doc: serde_yaml::from_str(&text).context("parsing template.yaml")?,
-        })
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(Template { doc: serde_yaml::from_str(&text).context("parsing template.yaml")? })
     }
 
     pub fn resource(&self, logical_id: &str) -> anyhow::Result<&Value> {
@@ -34,9 +28,7 @@ impl Template {
     }
 
     pub fn properties(&self, logical_id: &str) -> anyhow::Result<&Value> {
-        self.resource(logical_id)?
-            .get("Properties")
-            .ok_or_else(|| anyhow!("{logical_id} has no Properties"))
+        self.resource(logical_id)?.get("Properties").ok_or_else(|| anyhow!("{logical_id} has no Properties"))
     }
 
     pub fn globals(&self) -> Option<&Value> {
@@ -45,10 +37,7 @@ impl Template {
 
     /// A function's property, falling back to the Globals section.
     pub fn function_property(&self, logical_id: &str, key: &str) -> Option<&Value> {
-        self.properties(logical_id)
-            .ok()
-            .and_then(|p| p.get(key))
-            .or_else(|| self.globals().and_then(|g| g.get(key)))
+        self.properties(logical_id).ok().and_then(|p| p.get(key)).or_else(|| self.globals().and_then(|g| g.get(key)))
     }
 
     pub fn sqs_event(&self) -> anyhow::Result<&Value> {

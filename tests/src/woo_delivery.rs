@@ -6,8 +6,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub fn signature(body: &[u8], secret: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -17,20 +16,14 @@ pub fn headers(topic: &str, body: &[u8], secret: &str, webhook_id: u64) -> Vec<(
     let (resource, event) = topic.split_once('.').unwrap_or((topic, ""));
     vec![
         ("content-type".into(), "application/json".into()),
-        (
-            "user-agent".into(),
-            "WooCommerce/9.4.0 Hookshot (WordPress/6.7)".into(),
-        ),
+        ("user-agent".into(), "WooCommerce/9.4.0 Hookshot (WordPress/6.7)".into()),
         ("x-wc-webhook-source".into(), "https://shop.example/".into()),
         ("x-wc-webhook-topic".into(), topic.into()),
         ("x-wc-webhook-resource".into(), resource.into()),
         ("x-wc-webhook-event".into(), event.into()),
         ("x-wc-webhook-signature".into(), signature(body, secret)),
         ("x-wc-webhook-id".into(), webhook_id.to_string()),
-        (
-            "x-wc-webhook-delivery-id".into(),
-            uuid::Uuid::new_v4().simple().to_string(),
-        ),
+        ("x-wc-webhook-delivery-id".into(), uuid::Uuid::new_v4().simple().to_string()),
     ]
 }
 

@@ -28,10 +28,7 @@ impl Invoker for FailingOrder {
         for r in event.records {
             let id = r.message_id.clone().unwrap_or_default();
             let job = wooxero_shared::job::SyncJob::parse(r.body.as_deref().unwrap_or_default())?;
-            self.seen
-                .lock()
-                .unwrap()
-                .push((id.clone(), job.order_id.get()));
+            self.seen.lock().unwrap().push((id.clone(), job.order_id.get()));
             if job.order_id.get() == self.fail_order {
                 let mut f = BatchItemFailure::default();
                 f.item_identifier = if self.empty_id { String::new() } else { id };
@@ -44,31 +41,18 @@ impl Invoker for FailingOrder {
 
 async fn queue_jobs(t: &TestStack, orders: &[u64]) {
     for id in orders {
-        let (status, _) = t
-            .post_signed(
-                "order.updated",
-                &order_json(*id, "processing", "2026-11-27T10:00:00", 1),
-            )
-            .await;
+        let (status, _) =
+            t.post_signed("order.updated", &order_json(*id, "processing", "2026-11-27T10:00:00", 1)).await;
         assert_eq!(status, 200);
     }
 }
 
 #[tokio::test]
 async fn failed_items_return_after_the_visibility_timeout_and_reach_the_dlq_after_max_receives() {
-    let t = TestStack::with_options(IngestSettings::default(), Some(Duration::from_secs(1)))
-        .await
-        .unwrap();
+    let t = TestStack::with_options(IngestSettings::default(), Some(Duration::from_secs(1))).await.unwrap();
     queue_jobs(&t, &[1, 2, 3]).await;
-    let invoker = FailingOrder {
-        fail_order: 2,
-        empty_id: false,
-        seen: Mutex::new(Vec::new()),
-    };
-    let settings = BatchSettings {
-        window: Duration::from_secs(1),
-        ..BatchSettings::from_template().unwrap()
-    };
+    let invoker = FailingOrder { fail_order: 2, empty_id: false, seen: Mutex::new(Vec::new()) };
+    let settings = BatchSettings { window: Duration::from_secs(1), ..BatchSettings::from_template().unwrap() };
     let poller = Poller {
         sqs: t.clients.sqs.clone(),
         queue_url: t.stack.names.sync_queue_url.clone(),
@@ -81,19 +65,13 @@ async fn failed_items_return_after_the_visibility_timeout_and_reach_the_dlq_afte
     // Keep polling until the failing record has been moved to the DLQ.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while t.queue_depth(&t.stack.dlq_url).await == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the record never reached the DLQ"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "the record never reached the DLQ");
         poller.run_once().await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let seen = invoker.seen.lock().unwrap().clone();
     let attempts_for_2 = seen.iter().filter(|(_, order)| *order == 2).count() as u64;
-    assert_eq!(
-        attempts_for_2, t.stack.max_receive_count,
-        "delivered maxReceiveCount times, then dead-lettered"
-    );
+    assert_eq!(attempts_for_2, t.stack.max_receive_count, "delivered maxReceiveCount times, then dead-lettered");
     for ok in [1, 3] {
         assert_eq!(
             seen.iter().filter(|(_, order)| *order == ok).count(),
@@ -107,34 +85,20 @@ async fn failed_items_return_after_the_visibility_timeout_and_reach_the_dlq_afte
 
 #[tokio::test]
 async fn an_empty_item_identifier_fails_the_whole_batch_as_lambda_does() {
-    let t = TestStack::with_options(IngestSettings::default(), Some(Duration::from_secs(1)))
-        .await
-        .unwrap();
+    let t = TestStack::with_options(IngestSettings::default(), Some(Duration::from_secs(1))).await.unwrap();
     queue_jobs(&t, &[10, 11]).await;
-    let invoker = FailingOrder {
-        fail_order: 10,
-        empty_id: true,
-        seen: Mutex::new(Vec::new()),
-    };
+    let invoker = FailingOrder { fail_order: 10, empty_id: true, seen: Mutex::new(Vec::new()) };
     let poller = Poller {
         sqs: t.clients.sqs.clone(),
         queue_url: t.stack.names.sync_queue_url.clone(),
         queue_arn: t.stack.queue_arn.clone(),
-        settings: BatchSettings {
-            batch_size: 10,
-            window: Duration::from_secs(1),
-        },
+        settings: BatchSettings { batch_size: 10, window: Duration::from_secs(1) },
         invoker: &invoker,
     };
     let outcome = poller.run_once().await.unwrap().expect("a batch");
     assert!(outcome.whole_batch_failed);
     assert_eq!((outcome.deleted, outcome.failed), (0, 2));
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let ids: HashSet<u64> = t
-        .drain_jobs()
-        .await
-        .iter()
-        .map(|j| j.order_id.get())
-        .collect();
+    let ids: HashSet<u64> = t.drain_jobs().await.iter().map(|j| j.order_id.get()).collect();
     assert_eq!(ids, HashSet::from([10, 11]), "both records came back");
 }

@@ -9,8 +9,9 @@ use wooxero_tests::template::repo_root;
 use wooxero_tests::woo_delivery::{self, order_json};
 
 fn local_env() -> HashMap<String, String> {
-    let path = std::env::var("WOOXERO_LOCAL_ENV")
-        .expect("WOOXERO_LOCAL_ENV is not set: run scripts/test.sh, which starts the local stack under cargo lambda watch");
+    let path = std::env::var("WOOXERO_LOCAL_ENV").expect(
+        "WOOXERO_LOCAL_ENV is not set: run scripts/test.sh, which starts the local stack under cargo lambda watch",
+    );
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {path}: {e}"))
         .lines()
@@ -24,13 +25,8 @@ async fn queued_order_ids(env: &HashMap<String, String>) -> Vec<u64> {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut ids = Vec::new();
     loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&env["SYNC_QUEUE_URL"])
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
+        let out =
+            sqs.receive_message().queue_url(&env["SYNC_QUEUE_URL"]).max_number_of_messages(10).send().await.unwrap();
         let messages = out.messages.unwrap_or_default();
         if messages.is_empty() {
             return ids;
@@ -48,11 +44,7 @@ async fn queued_order_ids(env: &HashMap<String, String>) -> Vec<u64> {
     }
 }
 
-fn cargo_lambda_invoke(
-    env: &HashMap<String, String>,
-    function: &str,
-    event_file: &str,
-) -> serde_json::Value {
+fn cargo_lambda_invoke(env: &HashMap<String, String>, function: &str, event_file: &str) -> serde_json::Value {
     let port = env["WATCH_URL"].rsplit(':').next().unwrap().to_owned();
     let out = Command::new(repo_root().join(".venv/bin/cargo-lambda"))
         .args([
@@ -71,13 +63,8 @@ fn cargo_lambda_invoke(
         .current_dir(repo_root())
         .output()
         .expect("running cargo lambda invoke");
-    assert!(
-        out.status.success(),
-        "cargo lambda invoke {function} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(out.status.success(), "cargo lambda invoke {function} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[tokio::test]
@@ -111,42 +98,20 @@ async fn the_function_binaries_serve_real_requests() {
 
     // A wrong secret and an unknown store.
     let mut bad = http.post(&url).body(body.clone());
-    for (k, v) in woo_delivery::headers(
-        "order.updated",
-        body.as_bytes(),
-        "wrong-secret-0123456789",
-        3,
-    ) {
+    for (k, v) in woo_delivery::headers("order.updated", body.as_bytes(), "wrong-secret-0123456789", 3) {
         bad = bad.header(k, v);
     }
     assert_eq!(bad.send().await.unwrap().status().as_u16(), 401);
     let unknown = format!("{}/webhooks/no-such-store", env["WOOXERO_API_URL"]);
-    assert_eq!(
-        http.post(&unknown)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        404
-    );
+    assert_eq!(http.post(&unknown).body(body.clone()).send().await.unwrap().status().as_u16(), 404);
 
     assert_eq!(queued_order_ids(&env).await, vec![order_id]);
 
     // The events/ files work with cargo lambda invoke (they are signed for the demo store).
-    let resp = cargo_lambda_invoke(
-        &env,
-        "webhook-ingest",
-        "webhook-05-order-created-base64.json",
-    );
+    let resp = cargo_lambda_invoke(&env, "webhook-ingest", "webhook-05-order-created-base64.json");
     assert_eq!(resp["statusCode"], 200, "{resp}");
-    let outcome: serde_json::Value =
-        serde_json::from_str(resp["body"].as_str().unwrap_or("{}")).unwrap();
-    assert!(
-        matches!(outcome["outcome"].as_str(), Some("queued" | "duplicate")),
-        "{outcome}"
-    );
+    let outcome: serde_json::Value = serde_json::from_str(resp["body"].as_str().unwrap_or("{}")).unwrap();
+    assert!(matches!(outcome["outcome"].as_str(), Some("queued" | "duplicate")), "{outcome}");
     let resp = cargo_lambda_invoke(&env, "webhook-ingest", "webhook-08-bad-signature.json");
     assert_eq!(resp["statusCode"], 401, "{resp}");
     let resp = cargo_lambda_invoke(&env, "xero-sync", "sqs-sync-job.json");

@@ -1,10 +1,15 @@
-//! oauth-callback: connects a store to its Xero organisation. Wiring only.
+//! oauth-callback: connects a store to its Xero organisation (authorization code + PKCE).
+//! Wiring only; the logic is `wooxero_shared::connect`.
 
 use lambda_http::{run, service_fn, Error};
-use wooxero_shared::{http::connect, telemetry};
+use wooxero_shared::{aws, config, http::connect, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    run(service_fn(connect::not_yet_available)).await
+    let config = config::ConnectConfig::from_env(&config::process_env())?;
+    let sdk = aws::load_sdk_config().await;
+    let clients = aws::AwsClients::new(&sdk, &config.resources);
+    let handler = connect::connect_http(&clients, &config)?;
+    run(service_fn(|req| connect::handle_connect(&handler, req))).await
 }

@@ -6,10 +6,8 @@ use wooxero_shared::{sync, telemetry};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    run(service_fn(
-        |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
-            Ok::<_, Error>(sync::acknowledge_batch(event.payload).await)
-        },
-    ))
+    run(service_fn(|event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| async move {
+        Ok::<_, Error>(sync::acknowledge_batch(event.payload).await)
+    }))
     .await
 }

@@ -13,7 +13,7 @@ use super::classify;
 use crate::clock::rfc3339;
 use crate::error::StorageError;
 use crate::ids::StoreId;
-use crate::ports::{Claim, CreateError, Dedupe, StoreRepo};
+use crate::ports::{Claim, ConnectionUpdate, CreateError, Dedupe, LeaseLock, OneTimeTokens, StoreRepo};
 use crate::store::{ConnectionStatus, Store, StoreStatus};
 
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -26,9 +26,7 @@ fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 fn get_s<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
-    item.get(key)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 fn store_pk(id: &StoreId) -> String {
@@ -47,10 +45,7 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoTable {
-            client,
-            table: table.into(),
-        }
+        DynamoTable { client, table: table.into() }
     }
 
     fn store_to_item(store: &Store) -> Item {
@@ -70,6 +65,9 @@ impl DynamoTable {
         if let Some(t) = &store.tenant_name {
             item.insert("tenant_name".into(), s(t));
         }
+        if let Some(t) = &store.connection_id {
+            item.insert("connection_id".into(), s(t));
+        }
         if let Some(t) = store.connected_at {
             item.insert("connected_at".into(), s(rfc3339(t)));
         }
@@ -78,29 +76,19 @@ impl DynamoTable {
 
     fn store_from_item(item: &Item) -> Result<Store, StorageError> {
         let bad = |field: &str| {
-            StorageError::permanent(
-                "dynamodb.store_record",
-                format!("store record has a missing or invalid {field}"),
-            )
+            StorageError::permanent("dynamodb.store_record", format!("store record has a missing or invalid {field}"))
         };
-        let id = get_s(item, "store_id")
-            .and_then(|v| StoreId::parse(v).ok())
-            .ok_or_else(|| bad("store_id"))?;
+        let id = get_s(item, "store_id").and_then(|v| StoreId::parse(v).ok()).ok_or_else(|| bad("store_id"))?;
         Ok(Store {
-            site_url: get_s(item, "site_url")
-                .and_then(|v| url::Url::parse(v).ok())
-                .ok_or_else(|| bad("site_url"))?,
-            status: get_s(item, "status")
-                .and_then(StoreStatus::parse)
-                .ok_or_else(|| bad("status"))?,
+            site_url: get_s(item, "site_url").and_then(|v| url::Url::parse(v).ok()).ok_or_else(|| bad("site_url"))?,
+            status: get_s(item, "status").and_then(StoreStatus::parse).ok_or_else(|| bad("status"))?,
             connection: get_s(item, "connection")
                 .and_then(ConnectionStatus::parse)
                 .unwrap_or(ConnectionStatus::NotConnected),
-            created_at: get_s(item, "created_at")
-                .and_then(parse_time)
-                .ok_or_else(|| bad("created_at"))?,
+            created_at: get_s(item, "created_at").and_then(parse_time).ok_or_else(|| bad("created_at"))?,
             tenant_id: get_s(item, "tenant_id").map(str::to_owned),
             tenant_name: get_s(item, "tenant_name").map(str::to_owned),
+            connection_id: get_s(item, "connection_id").map(str::to_owned),
             connected_at: get_s(item, "connected_at").and_then(parse_time),
             id,
         })
@@ -133,10 +121,7 @@ impl StoreRepo for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
                 Err(CreateError::AlreadyExists)
             }
             Err(e) => Err(classify("dynamodb.put_item(store)", e).into()),
@@ -184,13 +169,140 @@ impl StoreRepo for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(classify("dynamodb.update_item(store status)", e)),
+        }
+    }
+
+    async fn set_connection(&self, id: &StoreId, update: &ConnectionUpdate) -> Result<bool, StorageError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(store_pk(id)))
+            .key("SK", s("META"))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":c", s(update.status.as_str()));
+        let expression = match &update.tenant {
+            Some(t) => {
+                let mut e = "SET connection = :c, tenant_id = :t, connection_id = :cid, connected_at = :at".to_owned();
+                req = req
+                    .expression_attribute_values(":t", s(&t.tenant_id))
+                    .expression_attribute_values(":cid", s(&t.connection_id))
+                    .expression_attribute_values(":at", s(rfc3339(t.connected_at)));
+                match &t.tenant_name {
+                    Some(name) => {
+                        e.push_str(", tenant_name = :n");
+                        req = req.expression_attribute_values(":n", s(name));
+                    }
+                    None => e.push_str(" REMOVE tenant_name"),
+                }
+                e
+            }
+            None if update.status == ConnectionStatus::Disconnected => {
+                "SET connection = :c REMOVE tenant_id, tenant_name, connection_id".to_owned()
+            }
+            None => "SET connection = :c".to_owned(),
+        };
+        match req.update_expression(expression).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("dynamodb.update_item(store connection)", e)),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Leases: PK `LEASE#{name}`, SK `-`, `holder`, `lease_until_ms`; TTL cleans up long-dead ones.
+#[async_trait]
+impl LeaseLock for DynamoTable {
+    async fn try_acquire(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StorageError> {
+        let now = now_ms();
+        let until = now + ttl.as_millis() as i64;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(format!("LEASE#{name}")))
+            .item("SK", s("-"))
+            .item("holder", s(holder))
+            .item("lease_until_ms", AttributeValue::N(until.to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N((until / 1000 + 3600).to_string()))
+            .condition_expression("attribute_not_exists(PK) OR lease_until_ms < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify("dynamodb.put_item(lease)", e)),
+        }
+    }
+
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StorageError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("LEASE#{name}")))
+            .key("SK", s("-"))
+            .condition_expression("holder = :h")
+            .expression_attribute_values(":h", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Expired and taken by someone else: theirs now.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(classify("dynamodb.delete_item(lease)", e)),
+        }
+    }
+}
+
+/// One-time records: PK `ONCE#{key}`, SK `-`, `data` (JSON), `expires_at`.
+#[async_trait]
+impl OneTimeTokens for DynamoTable {
+    async fn put(&self, key: &str, value: &serde_json::Value, ttl: Duration) -> Result<(), StorageError> {
+        let expires = OffsetDateTime::now_utc().unix_timestamp() + ttl.as_secs() as i64;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(format!("ONCE#{key}")))
+            .item("SK", s("-"))
+            .item("data", s(value.to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| classify("dynamodb.put_item(one-time)", e))?;
+        Ok(())
+    }
+
+    async fn consume(&self, key: &str) -> Result<Option<serde_json::Value>, StorageError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        // A conditional delete: of two concurrent consumers exactly one gets the record.
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(format!("ONCE#{key}")))
+            .key("SK", s("-"))
+            .condition_expression("attribute_exists(PK) AND #exp > :now")
+            .expression_attribute_names("#exp", TTL_ATTRIBUTE)
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let data = out.attributes.as_ref().and_then(|a| get_s(a, "data")).unwrap_or("null");
+                Ok(serde_json::from_str(data).ok())
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(classify("dynamodb.delete_item(one-time)", e)),
         }
     }
 }
@@ -215,10 +327,7 @@ impl Dedupe for DynamoTable {
             .await;
         match result {
             Ok(_) => Ok(Claim::New),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
                 Ok(Claim::Duplicate)
             }
             Err(e) => Err(classify("dynamodb.put_item(dedupe)", e)),

@@ -43,9 +43,7 @@ pub struct AwsClients {
 
 impl AwsClients {
     pub fn new(config: &SdkConfig, names: &ResourceNames) -> Self {
-        let s3_config = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(names.s3_force_path_style)
-            .build();
+        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(names.s3_force_path_style).build();
         AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
@@ -76,17 +74,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let transient = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
-            status >= 500
-                || status == 429
-                || service
-                    .err()
-                    .code()
-                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
+            status >= 500 || status == 429 || service.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c))
         }
         _ => false,
     };

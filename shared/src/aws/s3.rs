@@ -14,10 +14,7 @@ pub struct S3PayloadStore {
 
 impl S3PayloadStore {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        S3PayloadStore {
-            client,
-            bucket: bucket.into(),
-        }
+        S3PayloadStore { client, bucket: bucket.into() }
     }
 }
 
@@ -33,12 +30,7 @@ impl PayloadStore for S3PayloadStore {
             .send()
             .await
             .map_err(|e| classify("s3.put_object", e))?;
-        Ok(BodyRef {
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            size: body.len(),
-            sha256: sha256_hex(body),
-        })
+        Ok(BodyRef { bucket: self.bucket.clone(), key: key.to_owned(), size: body.len(), sha256: sha256_hex(body) })
     }
 
     async fn get(&self, body_ref: &BodyRef) -> Result<Vec<u8>, StorageError> {

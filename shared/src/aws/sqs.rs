@@ -12,10 +12,7 @@ pub struct SqsJobQueue {
 
 impl SqsJobQueue {
     pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
-        SqsJobQueue {
-            client,
-            queue_url: queue_url.into(),
-        }
+        SqsJobQueue { client, queue_url: queue_url.into() }
     }
 }
 

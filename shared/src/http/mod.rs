@@ -9,12 +9,8 @@ use lambda_http::{Body, Response};
 /// A small JSON response. Bodies carry stable codes and short messages, never internals.
 pub fn json_response(status: u16, body: serde_json::Value) -> Response<Body> {
     let mut resp = Response::new(Body::Text(body.to_string()));
-    *resp.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -26,11 +22,7 @@ pub fn path_param(req: &lambda_http::Request, name: &str, prefix: &str) -> Optio
         return Some(v.to_owned());
     }
     let path = req.raw_http_path();
-    let path = if path.is_empty() {
-        req.uri().path()
-    } else {
-        path
-    };
+    let path = if path.is_empty() { req.uri().path() } else { path };
     let idx = path.find(prefix)?;
     let rest = &path[idx + prefix.len()..];
     let segment = rest.split('/').next().unwrap_or_default();

@@ -18,9 +18,7 @@ const HEADER_PREFIX: &str = "x-wc-webhook-";
 
 /// WooCommerce's ping: no `X-WC-Webhook-*` headers and a body of exactly `webhook_id=<digits>`.
 pub fn is_ping(headers: &HeaderMap, body: &[u8]) -> bool {
-    let has_wc_headers = headers
-        .keys()
-        .any(|k| k.as_str().starts_with(HEADER_PREFIX));
+    let has_wc_headers = headers.keys().any(|k| k.as_str().starts_with(HEADER_PREFIX));
     if has_wc_headers {
         return false;
     }
@@ -54,14 +52,8 @@ pub enum SignatureError {
 }
 
 /// Checks the signature header against the raw body, in constant time.
-pub fn verify_signature(
-    headers: &HeaderMap,
-    body: &[u8],
-    secret: &SecretString,
-) -> Result<(), SignatureError> {
-    let header = headers
-        .get(HEADER_SIGNATURE)
-        .ok_or(SignatureError::Missing)?;
+pub fn verify_signature(headers: &HeaderMap, body: &[u8], secret: &SecretString) -> Result<(), SignatureError> {
+    let header = headers.get(HEADER_SIGNATURE).ok_or(SignatureError::Missing)?;
     let given = base64::engine::general_purpose::STANDARD
         .decode(header.as_bytes().trim_ascii())
         .map_err(|_| SignatureError::Malformed)?;
@@ -70,8 +62,7 @@ pub fn verify_signature(
     }
     let mut mac = hmac_for(secret);
     mac.update(body);
-    mac.verify_slice(&given)
-        .map_err(|_| SignatureError::Mismatch)
+    mac.verify_slice(&given).map_err(|_| SignatureError::Mismatch)
 }
 
 pub fn sha256_hex(body: &[u8]) -> String {
@@ -109,11 +100,7 @@ impl OrderTopic {
 }
 
 pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// What ingest needs from an order body: enough to key and route the job, nothing more.
@@ -145,12 +132,8 @@ pub fn parse_order_envelope(topic: OrderTopic, body: &[u8]) -> Result<OrderEnvel
     let value: serde_json::Value = serde_json::from_slice(body).map_err(BodyError::NotJson)?;
     let obj = value.as_object().ok_or(BodyError::NotObject)?;
     if obj.get("id").is_none() {
-        if let (Some(code), Some(_)) =
-            (obj.get("code").and_then(|c| c.as_str()), obj.get("message"))
-        {
-            return Err(BodyError::WooError {
-                code: code.chars().take(80).collect(),
-            });
+        if let (Some(code), Some(_)) = (obj.get("code").and_then(|c| c.as_str()), obj.get("message")) {
+            return Err(BodyError::WooError { code: code.chars().take(80).collect() });
         }
         return Err(BodyError::NoId);
     }
@@ -158,16 +141,9 @@ pub fn parse_order_envelope(topic: OrderTopic, body: &[u8]) -> Result<OrderEnvel
     let modified_gmt = match (topic, obj.get("date_modified_gmt")) {
         (OrderTopic::Deleted, _) | (_, None) | (_, Some(serde_json::Value::Null)) => None,
         (_, Some(serde_json::Value::String(s))) if is_wc_gmt_timestamp(s) => Some(s.clone()),
-        (_, Some(other)) => {
-            return Err(BodyError::BadModified(
-                other.to_string().chars().take(40).collect(),
-            ))
-        }
+        (_, Some(other)) => return Err(BodyError::BadModified(other.to_string().chars().take(40).collect())),
     };
-    Ok(OrderEnvelope {
-        order_id,
-        modified_gmt,
-    })
+    Ok(OrderEnvelope { order_id, modified_gmt })
 }
 
 fn is_wc_gmt_timestamp(s: &str) -> bool {
@@ -196,33 +172,15 @@ mod tests {
     fn verify_accepts_the_right_signature_only() {
         let body = br#"{"id":1}"#;
         let mut headers = HeaderMap::new();
-        assert_eq!(
-            verify_signature(&headers, body, &secret("s")),
-            Err(SignatureError::Missing)
-        );
+        assert_eq!(verify_signature(&headers, body, &secret("s")), Err(SignatureError::Missing));
         headers.insert(HEADER_SIGNATURE, HeaderValue::from_static("not base64!"));
-        assert_eq!(
-            verify_signature(&headers, body, &secret("s")),
-            Err(SignatureError::Malformed)
-        );
-        headers.insert(
-            HEADER_SIGNATURE,
-            HeaderValue::from_str(&sign(body, &secret("other"))).unwrap(),
-        );
-        assert_eq!(
-            verify_signature(&headers, body, &secret("s")),
-            Err(SignatureError::Mismatch)
-        );
-        headers.insert(
-            HEADER_SIGNATURE,
-            HeaderValue::from_str(&sign(body, &secret("s"))).unwrap(),
-        );
+        assert_eq!(verify_signature(&headers, body, &secret("s")), Err(SignatureError::Malformed));
+        headers.insert(HEADER_SIGNATURE, HeaderValue::from_str(&sign(body, &secret("other"))).unwrap());
+        assert_eq!(verify_signature(&headers, body, &secret("s")), Err(SignatureError::Mismatch));
+        headers.insert(HEADER_SIGNATURE, HeaderValue::from_str(&sign(body, &secret("s"))).unwrap());
         assert_eq!(verify_signature(&headers, body, &secret("s")), Ok(()));
         // One changed byte of the body breaks it: the MAC covers the raw bytes.
-        assert_eq!(
-            verify_signature(&headers, br#"{"id":2}"#, &secret("s")),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify_signature(&headers, br#"{"id":2}"#, &secret("s")), Err(SignatureError::Mismatch));
     }
 
     #[test]
@@ -245,32 +203,13 @@ mod tests {
         assert_eq!(env.modified_gmt.as_deref(), Some("2026-11-27T10:00:00"));
         let deleted = parse_order_envelope(OrderTopic::Deleted, br#"{"id":"727"}"#).unwrap();
         assert_eq!((deleted.order_id.get(), deleted.modified_gmt), (727, None));
-        assert!(matches!(
-            parse_order_envelope(OrderTopic::Updated, b"nope"),
-            Err(BodyError::NotJson(_))
-        ));
-        assert!(matches!(
-            parse_order_envelope(OrderTopic::Updated, b"[1]"),
-            Err(BodyError::NotObject)
-        ));
-        assert!(matches!(
-            parse_order_envelope(OrderTopic::Updated, b"{}"),
-            Err(BodyError::NoId)
-        ));
-        let woo_err =
-            br#"{"code":"woocommerce_rest_cannot_view","message":"no","data":{"status":401}}"#;
-        assert!(matches!(
-            parse_order_envelope(OrderTopic::Updated, woo_err),
-            Err(BodyError::WooError { .. })
-        ));
-        assert!(matches!(
-            parse_order_envelope(OrderTopic::Updated, br#"{"id":"x"}"#),
-            Err(BodyError::BadId(_))
-        ));
+        assert!(matches!(parse_order_envelope(OrderTopic::Updated, b"nope"), Err(BodyError::NotJson(_))));
+        assert!(matches!(parse_order_envelope(OrderTopic::Updated, b"[1]"), Err(BodyError::NotObject)));
+        assert!(matches!(parse_order_envelope(OrderTopic::Updated, b"{}"), Err(BodyError::NoId)));
+        let woo_err = br#"{"code":"woocommerce_rest_cannot_view","message":"no","data":{"status":401}}"#;
+        assert!(matches!(parse_order_envelope(OrderTopic::Updated, woo_err), Err(BodyError::WooError { .. })));
+        assert!(matches!(parse_order_envelope(OrderTopic::Updated, br#"{"id":"x"}"#), Err(BodyError::BadId(_))));
         let bad_date = br#"{"id":1,"date_modified_gmt":"yesterday"}"#;
-        assert!(matches!(
-            parse_order_envelope(OrderTopic::Updated, bad_date),
-            Err(BodyError::BadModified(_))
-        ));
+        assert!(matches!(parse_order_envelope(OrderTopic::Updated, bad_date), Err(BodyError::BadModified(_))));
     }
 }

@@ -57,30 +57,15 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Provision { prefix } => {
             let sdk = env::sdk_config().await?;
-            let stack = provision(
-                &sdk,
-                &ProvisionOptions {
-                    prefix,
-                    visibility_timeout_override: None,
-                },
-            )
-            .await?;
+            let stack = provision(&sdk, &ProvisionOptions { prefix, visibility_timeout_override: None }).await?;
             for (k, v) in env_vars(&stack) {
                 println!("{k}={v}");
             }
             println!("SYNC_QUEUE_ARN={}", stack.queue_arn);
             Ok(())
         }
-        Cmd::Poll {
-            queue_url,
-            watch_url,
-            function,
-        } => poll(queue_url, watch_url, function).await,
-        Cmd::Replay {
-            webhook_url,
-            secret,
-            events_dir,
-        } => replay(&webhook_url, &secret, &events_dir).await,
+        Cmd::Poll { queue_url, watch_url, function } => poll(queue_url, watch_url, function).await,
+        Cmd::Replay { webhook_url, secret, events_dir } => replay(&webhook_url, &secret, &events_dir).await,
     }
 }
 
@@ -94,24 +79,12 @@ async fn poll(queue_url: String, watch_url: String, function: String) -> anyhow:
         .send()
         .await?
         .attributes()
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
         .unwrap_or_default();
     let settings = BatchSettings::from_template()?;
     let invoker = HttpInvoker::watch(&watch_url, &function);
-    let poller = Poller {
-        sqs,
-        queue_url,
-        queue_arn: arn,
-        settings,
-        invoker: &invoker,
-    };
-    println!(
-        "poller: batch size {}, window {:?}, invoking {}",
-        settings.batch_size, settings.window, invoker.url
-    );
+    let poller = Poller { sqs, queue_url, queue_arn: arn, settings, invoker: &invoker };
+    println!("poller: batch size {}, window {:?}, invoking {}", settings.batch_size, settings.window, invoker.url);
     loop {
         match poller.run_once().await {
             Ok(Some(o)) => println!(
@@ -119,11 +92,7 @@ async fn poll(queue_url: String, watch_url: String, function: String) -> anyhow:
                 o.received,
                 o.deleted,
                 o.failed,
-                if o.whole_batch_failed {
-                    " (whole batch failed)"
-                } else {
-                    ""
-                }
+                if o.whole_batch_failed { " (whole batch failed)" } else { "" }
             ),
             Ok(None) => {}
             Err(e) => {
@@ -139,9 +108,7 @@ async fn replay(webhook_url: &str, secret: &str, dir: &std::path::Path) -> anyho
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("webhook-") && n.ends_with(".json"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("webhook-") && n.ends_with(".json"))
         })
         .collect();
     files.sort();
@@ -149,10 +116,7 @@ async fn replay(webhook_url: &str, secret: &str, dir: &std::path::Path) -> anyho
         bail!("no events/webhook-*.json files in {}", dir.display());
     }
     let client = reqwest::Client::new();
-    println!(
-        "{:<44} {:<16} {:>6}  RESPONSE",
-        "DELIVERY", "TOPIC", "STATUS"
-    );
+    println!("{:<44} {:<16} {:>6}  RESPONSE", "DELIVERY", "TOPIC", "STATUS");
     for file in files {
         let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
         let raw = event["body"].as_str().unwrap_or_default();
@@ -162,11 +126,7 @@ async fn replay(webhook_url: &str, secret: &str, dir: &std::path::Path) -> anyho
             raw.as_bytes().to_vec()
         };
         let headers = event["headers"].as_object().cloned().unwrap_or_default();
-        let topic = headers
-            .get("x-wc-webhook-topic")
-            .and_then(|v| v.as_str())
-            .unwrap_or("ping")
-            .to_owned();
+        let topic = headers.get("x-wc-webhook-topic").and_then(|v| v.as_str()).unwrap_or("ping").to_owned();
         let mut req = client.post(webhook_url).body(body.clone());
         for (k, v) in &headers {
             let v = v.as_str().unwrap_or_default();
@@ -178,17 +138,10 @@ async fn replay(webhook_url: &str, secret: &str, dir: &std::path::Path) -> anyho
                 req = req.header(k, v);
             }
         }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("posting to {webhook_url}"))?;
+        let resp = req.send().await.with_context(|| format!("posting to {webhook_url}"))?;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         println!("{name:<44} {topic:<16} {status:>6}  {text}");
     }
     Ok(())
