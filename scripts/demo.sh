@@ -14,6 +14,16 @@ set -a; source "$LOCAL/env"; set +a
 : > "$LOCAL/watch.log.mark"
 before=$(wc -l < "$LOCAL/watch.log")
 
+log "connecting the demo store to Xero through oauth-callback (the browser's part played by curl)"
+link=$("$ROOT/target/debug/wooxero" connect "$DEMO_STORE" | tail -n 1)
+echo "  link: ${link%%\?t=*}?t=…"
+curl -sS -L --max-redirs 5 "$link" | "$VENV/bin/python" -c '
+import html, re, sys
+page = sys.stdin.read()
+text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|title)>.*?</\1>", "", page, flags=re.S))
+print("  page: " + " ".join(html.unescape(text).split()))'
+"$ROOT/target/debug/wooxero" store show "$DEMO_STORE" | sed -n '1,11p' | sed 's/^/  /'
+
 log "replaying events/webhook-*.json into webhook-ingest (signed with the demo store's secret)"
 "$ROOT/target/debug/wooxero-local" replay --webhook-url "$WOOXERO_API_URL/webhooks/$DEMO_STORE"
 

@@ -7,7 +7,9 @@
 #   scripts/local-stack.sh down               stop everything it started, by PID
 #
 # Endpoints come from the environment when set: XERO_API_URL, XERO_IDENTITY_URL, XERO_LOGIN_URL
-# (defaults: the real Xero) and DEMO_SITE_URL (the demo store's WooCommerce site).
+# with XERO_CLIENT_ID, XERO_CLIENT_SECRET and XERO_REDIRECT_URI (e.g. a real Xero app and demo
+# company), and DEMO_SITE_URL (the demo store's WooCommerce site). Without XERO_API_URL the
+# project's fake Xero identity service is started and used.
 source "$(dirname "$0")/lib.sh"
 
 PIDS="$LOCAL/pids"
@@ -56,8 +58,27 @@ up() {
   cargo build --quiet -p webhook-ingest -p xero-sync -p oauth-callback -p wooxero -p wooxero-tests --bin wooxero-local \
     --bin webhook-ingest --bin xero-sync --bin oauth-callback --bin wooxero
 
-  log "creating the table, queues and bucket from template.yaml"
+  local base="http://127.0.0.1:$watch_port"
+  local api="$base/lambda-url/webhook-ingest"
+  if [[ -z "${XERO_API_URL:-}" ]]; then
+    # No Xero given: the project's fake identity service stands in (the same one the tests use).
+    local xero_port; xero_port="$(free_port)"
+    log "starting the fake Xero identity service on 127.0.0.1:$xero_port"
+    mkdir -p "$LOCAL/xero-traffic"
+    XERO_TRAFFIC_DIR="$LOCAL/xero-traffic" start fake-xero "$LOCAL/fake-xero.log" "$ROOT/target/debug/wooxero-local" fake-xero --port "$xero_port"
+    wait_for_http "http://127.0.0.1:$xero_port/connections" 30
+    export XERO_API_URL="http://127.0.0.1:$xero_port" XERO_IDENTITY_URL="http://127.0.0.1:$xero_port" XERO_LOGIN_URL="http://127.0.0.1:$xero_port"
+    export XERO_CLIENT_ID="${XERO_CLIENT_ID:-FAKEXEROCLIENTID0000000000000000}"
+    export XERO_CLIENT_SECRET="${XERO_CLIENT_SECRET:-fake-xero-client-secret-for-tests-only}"
+  fi
+
+  log "creating the table, queues, bucket and secrets from template.yaml"
   local env_file="$LOCAL/env"
+  "$VENV/bin/python" - <<PY
+import boto3, json
+sm = boto3.client("secretsmanager", endpoint_url="$AWS_ENDPOINT_URL", region_name="us-east-1")
+sm.create_secret(Name="wooxero-local/xero-app", SecretString=json.dumps({"client_secret": "${XERO_CLIENT_SECRET:-}"}))
+PY
   {
     echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
     echo "AWS_ACCESS_KEY_ID=testing"
@@ -66,9 +87,17 @@ up() {
     "$ROOT/target/debug/wooxero-local" provision --prefix wooxero-local
     echo "MAX_BODY_BYTES=${MAX_BODY_BYTES:-1048576}"
     echo "SECRET_CACHE_TTL_SECONDS=${SECRET_CACHE_TTL_SECONDS:-300}"
-    echo "XERO_API_URL=${XERO_API_URL:-https://api.xero.com/api.xro/2.0}"
+    echo "XERO_API_URL=$XERO_API_URL"
     echo "XERO_IDENTITY_URL=${XERO_IDENTITY_URL:-https://identity.xero.com}"
     echo "XERO_LOGIN_URL=${XERO_LOGIN_URL:-https://login.xero.com}"
+    echo "XERO_CLIENT_ID=${XERO_CLIENT_ID:-}"
+    echo "XERO_APP_SECRET_ID=wooxero-local/xero-app"
+    echo "XERO_REDIRECT_URI=${XERO_REDIRECT_URI:-$base/lambda-url/oauth-callback/oauth/callback}"
+    echo "PUBLIC_API_URL=$api"
+    echo "WATCH_URL=$base"
+    echo "WOOXERO_API_URL=$api"
+    echo "DEMO_STORE=$DEMO_STORE"
+    echo "DEMO_WEBHOOK_SECRET=$DEMO_WEBHOOK_SECRET"
     echo "RUST_LOG=${RUST_LOG:-info}"
     echo "AWS_LAMBDA_LOG_FORMAT=JSON"
   } > "$env_file"
@@ -77,16 +106,7 @@ up() {
   log "starting the functions under cargo lambda watch on 127.0.0.1:$watch_port"
   start watch "$LOCAL/watch.log" "$VENV/bin/cargo-lambda" lambda watch --invoke-address 127.0.0.1 --invoke-port "$watch_port" \
     --env-file "$env_file" --ignore-changes
-  local base="http://127.0.0.1:$watch_port"
   wait_for_http "$base/" 120
-
-  local api="$base/lambda-url/webhook-ingest"
-  {
-    echo "WATCH_URL=$base"
-    echo "WOOXERO_API_URL=$api"
-    echo "DEMO_STORE=$DEMO_STORE"
-    echo "DEMO_WEBHOOK_SECRET=$DEMO_WEBHOOK_SECRET"
-  } >> "$env_file"
 
   log "registering the demo store '$DEMO_STORE'"
   WOOXERO_API_URL="$api" "$ROOT/target/debug/wooxero" store add "$DEMO_STORE" \

@@ -5,6 +5,7 @@
 //!   30-minute grace; a revoked or superseded one gives `invalid_grant`;
 //! - access tokens are JWT-shaped with an `authentication_event_id` claim and a configurable life;
 //! - `GET /connections` (with `authEventId`), `DELETE /connections/{id}` and revocation work.
+//!
 //! Connections calls are recorded for the contract check; token calls are recorded too (the
 //! checker counts them as skipped).
 
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
@@ -128,6 +129,10 @@ fn jwt(grant: &Grant, life: Duration) -> String {
 impl FakeIdentity {
     /// Serves the fake on 127.0.0.1 (a free port) until the process ends.
     pub async fn start(config: FakeIdentityConfig) -> anyhow::Result<Self> {
+        Self::start_on(0, config).await
+    }
+
+    pub async fn start_on(port: u16, config: FakeIdentityConfig) -> anyhow::Result<Self> {
         let shared = Arc::new(Shared {
             state: Mutex::new(IdState::default()),
             config: Mutex::new(config),
@@ -142,7 +147,7 @@ impl FakeIdentity {
             .route("/connections", get(connections))
             .route("/connections/{id}", delete(delete_connection))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -200,7 +205,7 @@ async fn authorize(State(s): State<Arc<Shared>>, Query(q): Query<AuthorizeQuery>
     let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
     let config = lock(&s.config);
     if config.deny_consent {
-        return Redirect::to(&format!("{redirect_uri}{sep}error=access_denied&state={}", enc(&state))).into_response();
+        return found(format!("{redirect_uri}{sep}error=access_denied&state={}", enc(&state))).into_response();
     }
     let mut st = lock(&s.state);
     let grant_id = new_id();
@@ -229,7 +234,12 @@ async fn authorize(State(s): State<Arc<Shared>>, Query(q): Query<AuthorizeQuery>
             used: false,
         },
     );
-    Redirect::to(&format!("{redirect_uri}{sep}code={code}&state={}&scope=offline_access", enc(&state))).into_response()
+    found(format!("{redirect_uri}{sep}code={code}&state={}&scope=offline_access", enc(&state))).into_response()
+}
+
+/// Xero's login service answers consent with a 302.
+fn found(location: String) -> Response {
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, location)]).into_response()
 }
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {

@@ -116,6 +116,32 @@ async fn the_function_binaries_serve_real_requests() {
     assert_eq!(resp["statusCode"], 401, "{resp}");
     let resp = cargo_lambda_invoke(&env, "xero-sync", "sqs-sync-job.json");
     assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    // Without a valid one-time link, /connect answers 403 and changes nothing.
     let resp = cargo_lambda_invoke(&env, "oauth-callback", "http-connect-start.json");
-    assert_eq!(resp["statusCode"], 501, "{resp}");
+    assert_eq!(resp["statusCode"], 403, "{resp}");
+
+    // The connect flow through the real oauth-callback binary and the CLI, with the fake Xero
+    // playing login and identity: link → /connect → consent → /oauth/callback.
+    let cli = Command::new(repo_root().join("target/debug/wooxero"))
+        .args(["connect", &env["DEMO_STORE"]])
+        .envs(env.iter())
+        .output()
+        .expect("running wooxero connect");
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    let link = String::from_utf8_lossy(&cli.stdout).lines().last().unwrap_or_default().to_owned();
+    let page = http.get(&link).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Connected to Xero"), "{page}");
+    assert!(page.contains(&format!("/webhooks/{}", env["DEMO_STORE"])));
+    // The link worked once.
+    assert_eq!(http.get(&link).send().await.unwrap().status().as_u16(), 403);
+    let show = Command::new(repo_root().join("target/debug/wooxero"))
+        .args(["store", "show", &env["DEMO_STORE"]])
+        .envs(env.iter())
+        .output()
+        .unwrap();
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains("Xero:       connected"), "{show}");
+    assert!(show.contains("access token expires"), "{show}");
 }

@@ -182,10 +182,12 @@ impl StoreRepo for DynamoTable {
             .key("PK", s(store_pk(id)))
             .key("SK", s("META"))
             .condition_expression("attribute_exists(PK)")
+            // CONNECTION is a DynamoDB reserved word.
+            .expression_attribute_names("#conn", "connection")
             .expression_attribute_values(":c", s(update.status.as_str()));
         let expression = match &update.tenant {
             Some(t) => {
-                let mut e = "SET connection = :c, tenant_id = :t, connection_id = :cid, connected_at = :at".to_owned();
+                let mut e = "SET #conn = :c, tenant_id = :t, connection_id = :cid, connected_at = :at".to_owned();
                 req = req
                     .expression_attribute_values(":t", s(&t.tenant_id))
                     .expression_attribute_values(":cid", s(&t.connection_id))
@@ -200,9 +202,9 @@ impl StoreRepo for DynamoTable {
                 e
             }
             None if update.status == ConnectionStatus::Disconnected => {
-                "SET connection = :c REMOVE tenant_id, tenant_name, connection_id".to_owned()
+                "SET #conn = :c REMOVE tenant_id, tenant_name, connection_id".to_owned()
             }
-            None => "SET connection = :c".to_owned(),
+            None => "SET #conn = :c".to_owned(),
         };
         match req.update_expression(expression).send().await {
             Ok(_) => Ok(true),

@@ -37,6 +37,11 @@ enum Cmd {
         #[arg(long, default_value = "xero-sync")]
         function: String,
     },
+    /// Serve the fake Xero identity service on 127.0.0.1 until stopped.
+    FakeXero {
+        #[arg(long)]
+        port: u16,
+    },
     /// Send every events/webhook-*.json delivery to webhook-ingest, re-signed with the store's secret.
     Replay {
         #[arg(long)]
@@ -66,6 +71,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::Poll { queue_url, watch_url, function } => poll(queue_url, watch_url, function).await,
         Cmd::Replay { webhook_url, secret, events_dir } => replay(&webhook_url, &secret, &events_dir).await,
+        Cmd::FakeXero { port } => {
+            let fake = wooxero_tests::fake_identity::FakeIdentity::start_on(
+                port,
+                wooxero_tests::fake_identity::FakeIdentityConfig::default(),
+            )
+            .await?;
+            println!("fake Xero identity on {}", fake.base_url);
+            std::future::pending::<()>().await;
+            Ok(())
+        }
     }
 }
 
