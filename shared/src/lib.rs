@@ -14,7 +14,9 @@ pub mod ids;
 pub mod ingest;
 pub mod job;
 #[cfg(any(test, feature = "test-util"))]
+pub mod mapping;
 pub mod memory;
+pub mod money;
 pub mod ports;
 pub mod retry;
 pub mod secrets;

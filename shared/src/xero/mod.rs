@@ -2,6 +2,8 @@
 
 pub mod endpoints;
 pub mod identity;
+pub mod math;
+pub mod model;
 pub mod tokens;
 
 use std::sync::Arc;
