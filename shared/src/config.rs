@@ -217,3 +217,15 @@ impl ConnectConfig {
         })
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    pub resources: ResourceNames,
+    pub xero: XeroConfig,
+}
+
+impl SyncConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(SyncConfig { resources: ResourceNames::from_env(env)?, xero: XeroConfig::from_env(env)? })
+    }
+}

@@ -4,6 +4,7 @@
 //! Layering: `ids`, `store`, `job`, `woo` are domain; `ports` are the traits; `aws` and `memory` are
 //! adapters; `ingest` is a use case; `http` maps Lambda HTTP events onto the use cases.
 
+pub mod admin;
 pub mod aws;
 pub mod clock;
 pub mod config;
@@ -13,8 +14,8 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod job;
-#[cfg(any(test, feature = "test-util"))]
 pub mod mapping;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod money;
 pub mod ports;

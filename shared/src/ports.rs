@@ -111,3 +111,141 @@ pub trait PayloadStore: Send + Sync {
     async fn put(&self, key: &str, body: &[u8]) -> Result<BodyRef, StorageError>;
     async fn get(&self, body_ref: &BodyRef) -> Result<Vec<u8>, StorageError>;
 }
+
+/// Where an order stands in Xero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// The invoice exists and matches the newest order handled.
+    Synced,
+    /// A create was started; a retry must look for the invoice before creating it.
+    Creating,
+    /// Permanently failed (validation, mapping); waits for `wooxero retry`.
+    Failed,
+    /// Not (yet) something to invoice: a status outside the triggers, a draft.
+    Skipped,
+    /// Kept aside while the store is paused or must reconnect; re-queued on resume/connect.
+    Parked,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Synced => "synced",
+            SyncStatus::Creating => "creating",
+            SyncStatus::Failed => "failed",
+            SyncStatus::Skipped => "skipped",
+            SyncStatus::Parked => "parked",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [SyncStatus::Synced, SyncStatus::Creating, SyncStatus::Failed, SyncStatus::Skipped, SyncStatus::Parked]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// The per-order record: what was synced, the Xero documents, the last error.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OrderState {
+    pub store_id: StoreId,
+    pub order_id: crate::ids::OrderId,
+    pub status: SyncStatus,
+    /// `date_modified_gmt` of the newest order version handled.
+    pub modified_gmt: Option<String>,
+    pub order_status: Option<String>,
+    pub invoice_id: Option<String>,
+    pub invoice_number: Option<String>,
+    pub total: Option<String>,
+    pub last_error: Option<String>,
+    pub attempts: u32,
+    pub xero_calls: u32,
+    /// The job kept for later: while parked, or after a permanent failure (for `wooxero retry`).
+    pub pending_job: Option<String>,
+    pub events: Vec<String>,
+    pub updated_at: String,
+    /// Optimistic-concurrency counter: every write expects the revision it read.
+    pub rev: u64,
+}
+
+impl OrderState {
+    pub fn new(store_id: StoreId, order_id: crate::ids::OrderId) -> Self {
+        OrderState {
+            store_id,
+            order_id,
+            status: SyncStatus::Skipped,
+            modified_gmt: None,
+            order_status: None,
+            invoice_id: None,
+            invoice_number: None,
+            total: None,
+            last_error: None,
+            attempts: 0,
+            xero_calls: 0,
+            pending_job: None,
+            events: Vec::new(),
+            updated_at: String::new(),
+            rev: 0,
+        }
+    }
+}
+
+#[async_trait]
+pub trait OrderStateRepo: Send + Sync {
+    async fn get(&self, store: &StoreId, order: crate::ids::OrderId) -> Result<Option<OrderState>, StorageError>;
+    /// Writes `state` if the stored revision is still `state.rev` (0 = absent); returns false on
+    /// a conflicting write. The stored revision becomes `state.rev + 1`.
+    async fn put(&self, state: &OrderState) -> Result<bool, StorageError>;
+    async fn list_by_status(&self, store: &StoreId, status: SyncStatus) -> Result<Vec<OrderState>, StorageError>;
+}
+
+/// Xero ids this project already resolved (contacts by email, items by code, tax rates).
+#[async_trait]
+pub trait LookupCache: Send + Sync {
+    async fn get(&self, store: &StoreId, key: &str) -> Result<Option<String>, StorageError>;
+    async fn put(&self, store: &StoreId, key: &str, value: &str, ttl: Option<Duration>) -> Result<(), StorageError>;
+}
+
+#[async_trait]
+pub trait MappingRepo: Send + Sync {
+    async fn get(&self, store: &StoreId) -> Result<Option<crate::mapping::Mapping>, StorageError>;
+    async fn put(&self, store: &StoreId, mapping: &crate::mapping::Mapping) -> Result<(), StorageError>;
+}
+
+/// The sync queue as the consumer sees it.
+#[async_trait]
+pub trait QueueControl: Send + Sync {
+    /// Keeps a received message invisible for `delay` (≤ 12 h), so it comes back then.
+    async fn delay(&self, receipt_handle: &str, delay: Duration) -> Result<(), StorageError>;
+    /// Sends a job body again (resume, reconnect, retry).
+    async fn requeue(&self, job_json: &str) -> Result<(), StorageError>;
+}
+
+/// The store's WooCommerce REST keys, when an operator set them.
+#[derive(Clone)]
+pub struct WooKeys {
+    pub consumer_key: String,
+    pub consumer_secret: SecretString,
+}
+
+#[async_trait]
+pub trait WooKeyVault: Send + Sync {
+    async fn woo_keys(&self, store: &StoreId) -> Result<Option<WooKeys>, StorageError>;
+    async fn set_woo_keys(&self, store: &StoreId, keys: &WooKeys) -> Result<(), StorageError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WooFetchError {
+    #[error("WooCommerce did not answer usefully")]
+    Transient(#[source] crate::error::BoxError),
+    #[error("WooCommerce refused the REST keys ({0})")]
+    Unauthorized(u16),
+}
+
+/// WooCommerce's REST API: the current order, when the webhook body may be stale.
+#[async_trait]
+pub trait WooApi: Send + Sync {
+    /// The order's JSON, or None when WooCommerce no longer has it (404).
+    async fn order(&self, site_url: &url::Url, keys: &WooKeys, order_id: u64)
+        -> Result<Option<Vec<u8>>, WooFetchError>;
+}

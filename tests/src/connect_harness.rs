@@ -36,7 +36,10 @@ impl ConnectStack {
     }
 
     pub async fn with_settings(config: FakeIdentityConfig, settings: ConnectSettings) -> anyhow::Result<Self> {
-        let t = TestStack::new(IngestSettings::default()).await?;
+        Self::build(config, settings, TestStack::new(IngestSettings::default()).await?).await
+    }
+
+    pub async fn build(config: FakeIdentityConfig, settings: ConnectSettings, t: TestStack) -> anyhow::Result<Self> {
         let fake = FakeIdentity::start(config).await?;
         // The app's client secret lives in its own secret, as in AWS.
         let app_secret_id = format!("{}xero-app", t.stack.names.store_secret_prefix.trim_end_matches("stores/"));

@@ -95,10 +95,20 @@ impl Default for FakeIdentityConfig {
 
 pub struct Shared {
     state: Mutex<IdState>,
+    pub accounting: Mutex<crate::fake_accounting::Accounting>,
     pub config: Mutex<FakeIdentityConfig>,
     pub refreshes: std::sync::atomic::AtomicUsize,
     pub code_exchanges: std::sync::atomic::AtomicUsize,
-    recorder: Recorder,
+    pub(crate) recorder: Recorder,
+}
+
+impl Shared {
+    /// The tenants a bearer token may reach, or None when the token is unknown, expired or revoked.
+    pub(crate) fn tenants_for_token(&self, headers: &HeaderMap) -> Option<Vec<String>> {
+        let st = lock(&self.state);
+        let grant = bearer_grant(&st, headers)?;
+        Some(st.connections.iter().filter(|c| c.grant_id == grant).map(|c| c.tenant.tenant_id.clone()).collect())
+    }
 }
 
 #[derive(Clone)]
@@ -135,10 +145,11 @@ impl FakeIdentity {
     pub async fn start_on(port: u16, config: FakeIdentityConfig) -> anyhow::Result<Self> {
         let shared = Arc::new(Shared {
             state: Mutex::new(IdState::default()),
+            accounting: Mutex::new(Default::default()),
             config: Mutex::new(config),
             refreshes: Default::default(),
             code_exchanges: Default::default(),
-            recorder: Recorder::from_env("xero-identity"),
+            recorder: Recorder::from_env("xero"),
         });
         let app = Router::new()
             .route("/identity/connect/authorize", get(authorize))
@@ -146,6 +157,7 @@ impl FakeIdentity {
             .route("/connect/revocation", post(revoke))
             .route("/connections", get(connections))
             .route("/connections/{id}", delete(delete_connection))
+            .merge(crate::fake_accounting::routes())
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);

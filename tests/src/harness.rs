@@ -37,6 +37,14 @@ impl TestStack {
     }
 
     pub async fn with_options(settings: IngestSettings, visibility_timeout: Option<Duration>) -> anyhow::Result<Self> {
+        Self::with_site(settings, visibility_timeout, "https://shop.example").await
+    }
+
+    pub async fn with_site(
+        settings: IngestSettings,
+        visibility_timeout: Option<Duration>,
+        site_url: &str,
+    ) -> anyhow::Result<Self> {
         let sdk = crate::env::sdk_config().await?;
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let stack =
@@ -46,7 +54,7 @@ impl TestStack {
         let vault = Arc::new(SecretsManagerVault::new(clients.secrets.clone(), &stack.names.store_secret_prefix));
         let id = StoreId::parse(STORE)?;
         vault.create_store_secret(&id, &SecretString::from(SECRET)).await?;
-        table.create(&Store::new(id, "https://shop.example".parse()?, SystemClock.now())).await?;
+        table.create(&Store::new(id, site_url.parse()?, SystemClock.now())).await?;
         let config = IngestConfig { resources: stack.names.clone(), settings };
         let ingest = wooxero_shared::http::webhook::ingest_deps(&clients, &config);
         Ok(TestStack { stack, clients, table, vault, ingest })

@@ -44,6 +44,14 @@ pub struct DynamoTable {
 }
 
 impl DynamoTable {
+    pub(crate) fn client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.client
+    }
+
+    pub(crate) fn table_name(&self) -> &str {
+        &self.table
+    }
+
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         DynamoTable { client, table: table.into() }
     }

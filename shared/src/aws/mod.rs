@@ -5,6 +5,8 @@ pub mod dynamo;
 pub mod s3;
 pub mod secrets;
 pub mod sqs;
+pub mod sync_store;
+pub mod woo;
 
 use std::time::Duration;
 

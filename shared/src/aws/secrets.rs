@@ -159,3 +159,27 @@ impl crate::xero::identity::ClientSecretSource for SecretsManagerClientSecret {
         }
     }
 }
+
+#[async_trait]
+impl crate::ports::WooKeyVault for SecretsManagerVault {
+    async fn woo_keys(&self, store: &StoreId) -> Result<Option<crate::ports::WooKeys>, StorageError> {
+        let doc = self.read_document(store).await?;
+        let keys = doc.as_ref().and_then(|d| d.get("woo_rest"));
+        let field =
+            |k: &str| keys.and_then(|v| v.get(k)).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(match (field("consumer_key"), field("consumer_secret")) {
+            (Some(key), Some(secret)) => {
+                Some(crate::ports::WooKeys { consumer_key: key, consumer_secret: SecretString::from(secret) })
+            }
+            _ => None,
+        })
+    }
+
+    async fn set_woo_keys(&self, store: &StoreId, keys: &crate::ports::WooKeys) -> Result<(), StorageError> {
+        let value = serde_json::json!({
+            "consumer_key": keys.consumer_key,
+            "consumer_secret": keys.consumer_secret.expose_secret(),
+        });
+        self.update_field(store, "woo_rest", Some(value)).await
+    }
+}

@@ -30,3 +30,29 @@ impl JobQueue for SqsJobQueue {
         Ok(out.message_id.unwrap_or_default())
     }
 }
+
+#[async_trait]
+impl crate::ports::QueueControl for SqsJobQueue {
+    async fn delay(&self, receipt_handle: &str, delay: std::time::Duration) -> Result<(), StorageError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(delay.as_secs().clamp(1, 43_200) as i32)
+            .send()
+            .await
+            .map_err(|e| classify("sqs.change_message_visibility", e))?;
+        Ok(())
+    }
+
+    async fn requeue(&self, job_json: &str) -> Result<(), StorageError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(job_json)
+            .send()
+            .await
+            .map_err(|e| classify("sqs.send_message", e))?;
+        Ok(())
+    }
+}

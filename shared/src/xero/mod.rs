@@ -1,5 +1,6 @@
 //! Xero: endpoints, the identity (OAuth2) client, stored token sets and the token provider.
 
+pub mod api;
 pub mod endpoints;
 pub mod identity;
 pub mod math;
