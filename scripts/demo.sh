@@ -41,21 +41,25 @@ PY
 done
 sed 's/^/  /' "$LOCAL/poller.log"
 
-log "sync jobs xero-sync received (from its JSON log)"
-tail -n +"$((before + 1))" "$LOCAL/watch.log" | "$VENV/bin/python" -c '
-import json, sys
-rows = []
-for line in sys.stdin:
+log "invoices in the local Xero (the fake's store), against the replayed orders"
+"$VENV/bin/python" - "$XERO_API_URL/fake/invoices" "$ROOT/events" <<'PY'
+import base64, glob, json, os, sys, urllib.request
+invoices = json.load(urllib.request.urlopen(sys.argv[1]))
+orders = {}
+for path in sorted(glob.glob(os.path.join(sys.argv[2], "webhook-*.json"))):
+    ev = json.load(open(path, encoding="utf-8"))
+    body = base64.b64decode(ev["body"]).decode() if ev.get("isBase64Encoded") else ev.get("body", "")
     try:
-        rec = json.loads(line)
+        o = json.loads(body)
     except ValueError:
         continue
-    f = rec.get("fields", {})
-    if f.get("message", "").startswith("sync job received"):
-        rows.append((f.get("store_id"), f.get("order_id"), f.get("topic"), f.get("message_id")))
-print("  %-8s %-7s %-16s %s" % ("STORE", "ORDER", "TOPIC", "SQS MESSAGE"))
-for r in rows:
-    print("  %-8s %-7s %-16s %s" % r)
-print(f"  {len(rows)} job(s); identical re-deliveries, the ping, the ignored topic and the bad signature queued nothing.")
-'
-echo "  (Xero invoices: not built yet; xero-sync acknowledges jobs.)"
+    if isinstance(o, dict) and "total" in o:
+        orders[str(o.get("number", o.get("id")))] = o["total"]
+print("  %-10s %-24s %10s %10s  %s" % ("INVOICE", "CONTACT", "TOTAL", "ORDER", "MATCH"))
+for inv in invoices:
+    woo = orders.get(inv.get("Reference"), "?")
+    total = f'{inv["Total"]:.2f}' if isinstance(inv["Total"], (int, float)) else str(inv["Total"])
+    print("  %-10s %-24s %10s %10s  %s" % (inv["InvoiceNumber"], inv["Contact"]["Name"][:24], total, woo, "yes" if total == woo else "NO"))
+print(f"  {len(invoices)} invoice(s) for {len(orders)} replayed order version(s); trashed, pending and duplicate deliveries create none.")
+PY
+"$ROOT/target/debug/wooxero" status "$DEMO_STORE" | sed 's/^/  /'

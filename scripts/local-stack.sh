@@ -111,6 +111,7 @@ PY
   log "registering the demo store '$DEMO_STORE'"
   WOOXERO_API_URL="$api" "$ROOT/target/debug/wooxero" store add "$DEMO_STORE" \
     --site-url "${DEMO_SITE_URL:-https://shop.example}" --webhook-secret "$DEMO_WEBHOOK_SECRET" > "$LOCAL/store-add.txt"
+  WOOXERO_API_URL="$api" "$ROOT/target/debug/wooxero" mapping set "$DEMO_STORE" "$ROOT/scripts/demo-mapping.json" >> "$LOCAL/store-add.txt"
 
   if [[ $with_poller == 1 ]]; then
     log "starting the SQS poller (plays Lambda's event source mapping for xero-sync)"

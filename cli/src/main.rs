@@ -13,8 +13,11 @@ use wooxero_shared::clock::{rfc3339, Clock, SystemClock};
 use wooxero_shared::config::XeroConfig;
 use wooxero_shared::config::{process_env, ResourceNames};
 use wooxero_shared::connect::{ConnectDeps, ConnectError, ConnectSettings};
+use wooxero_shared::ids::OrderId;
 use wooxero_shared::ids::StoreId;
+use wooxero_shared::mapping::{Mapping, MappingError};
 use wooxero_shared::ports::{CreateError, StoreRepo, StoreSecretVault};
+use wooxero_shared::ports::{MappingRepo, OrderStateRepo, SyncStatus, WooKeyVault, WooKeys};
 use wooxero_shared::store::{webhook_url, Store, StoreStatus, WebhookSetup};
 use wooxero_shared::xero::identity::{Connection, IdentityError, TokenGrant, XeroIdentity};
 use wooxero_shared::xero::tokens::XeroTokenVault;
@@ -40,8 +43,35 @@ enum Command {
     Disconnect { store: String },
     /// Stop syncing the store; webhooks are still taken and its jobs wait.
     Pause { store: String },
-    /// Resume syncing the store.
+    /// Resume syncing the store; its parked jobs go back on the queue.
     Resume { store: String },
+    /// Show or set the store's mapping (accounts, tax rates, numbering; see docs/mapping.md).
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+    /// Orders by sync state with their reasons, or one order's whole history.
+    Status {
+        store: String,
+        /// One order's history (events, documents, errors).
+        order_id: Option<u64>,
+        /// Only the failed orders.
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Re-queue a failed order (or all of them) after fixing the cause.
+    Retry {
+        store: String,
+        order_id: Option<u64>,
+        #[arg(long)]
+        all_failed: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MappingCommand {
+    /// Print the mapping in force (the defaults when none was set).
+    Get { store: String },
+    /// Validate a mapping document and store it; an invalid one is refused with each problem's path.
+    Set { store: String, file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -61,6 +91,14 @@ enum StoreCommand {
     List,
     /// Show one store and its WooCommerce webhook settings.
     Show { id: String },
+    /// Store WooCommerce REST API keys, so the sync reads the current order instead of the webhook body.
+    SetRestKeys {
+        id: String,
+        #[arg(long)]
+        consumer_key: String,
+        #[arg(long, env = "WOO_CONSUMER_SECRET")]
+        consumer_secret: String,
+    },
 }
 
 struct Ctx {
@@ -105,7 +143,53 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Connect { store } => connect(&ctx, &StoreId::parse(&store)?).await,
         Command::Disconnect { store } => disconnect(&ctx, &clients, &names, &StoreId::parse(&store)?).await,
         Command::Pause { store } => set_status(&ctx, &StoreId::parse(&store)?, StoreStatus::Paused).await,
-        Command::Resume { store } => set_status(&ctx, &StoreId::parse(&store)?, StoreStatus::Active).await,
+        Command::Resume { store } => {
+            let id = StoreId::parse(&store)?;
+            set_status(&ctx, &id, StoreStatus::Active).await?;
+            let n = wooxero_shared::admin::requeue_parked(&ctx.table, &queue(&clients, &names), &id).await?;
+            println!("{n} parked job(s) re-queued.");
+            Ok(())
+        }
+        Command::Mapping(MappingCommand::Get { store }) => {
+            let id = StoreId::parse(&store)?;
+            let mapping = MappingRepo::get(&ctx.table, &id).await?;
+            if mapping.is_none() {
+                eprintln!("(store {id} has no mapping yet; these are the defaults)");
+            }
+            println!("{}", serde_json::to_string_pretty(&mapping.unwrap_or_default())?);
+            Ok(())
+        }
+        Command::Mapping(MappingCommand::Set { store, file }) => {
+            let id = StoreId::parse(&store)?;
+            if StoreRepo::get(&ctx.table, &id).await?.is_none() {
+                bail!("no store {id}");
+            }
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let mapping = Mapping::parse(&text).map_err(|e| match e {
+                MappingError::Invalid(issues) => {
+                    anyhow::anyhow!(
+                        "the mapping was not stored:\n{}",
+                        issues.iter().map(|i| format!("  - {i}")).collect::<Vec<_>>().join("\n")
+                    )
+                }
+                other => anyhow::anyhow!("the mapping was not stored: {other}"),
+            })?;
+            MappingRepo::put(&ctx.table, &id, &mapping).await?;
+            println!("Mapping for store {id} stored.");
+            Ok(())
+        }
+        Command::Status { store, order_id, failed } => status(&ctx, &StoreId::parse(&store)?, order_id, failed).await,
+        Command::Retry { store, order_id, all_failed } => {
+            let id = StoreId::parse(&store)?;
+            let order = match (order_id, all_failed) {
+                (Some(o), false) => Some(OrderId::new(o)?),
+                (None, true) => None,
+                _ => bail!("name one order id, or --all-failed"),
+            };
+            let n = wooxero_shared::admin::retry(&ctx.table, &queue(&clients, &names), &id, order).await?;
+            println!("{n} order(s) re-queued.");
+            Ok(())
+        }
     }
 }
 
@@ -117,6 +201,7 @@ fn connect_deps(ctx: &Ctx, identity: Arc<dyn XeroIdentity>) -> ConnectDeps {
         vault: ctx.vault.clone(),
         clock: Arc::new(SystemClock),
         settings: ConnectSettings::default(),
+        parked: None,
     }
 }
 
@@ -178,6 +263,56 @@ async fn disconnect(ctx: &Ctx, clients: &AwsClients, names: &ResourceNames, id: 
     Ok(())
 }
 
+fn queue(clients: &AwsClients, names: &ResourceNames) -> wooxero_shared::aws::sqs::SqsJobQueue {
+    wooxero_shared::aws::sqs::SqsJobQueue::new(clients.sqs.clone(), &names.sync_queue_url)
+}
+
+async fn status(ctx: &Ctx, id: &StoreId, order: Option<u64>, failed_only: bool) -> anyhow::Result<()> {
+    if let Some(order) = order {
+        let Some(state) = OrderStateRepo::get(&ctx.table, id, OrderId::new(order)?).await? else {
+            bail!("store {id} has no record of order {order}");
+        };
+        println!("Order {order} of store {id}: {}", state.status.as_str());
+        println!("  WooCommerce status: {}", state.order_status.as_deref().unwrap_or("-"));
+        println!("  Modified (GMT):     {}", state.modified_gmt.as_deref().unwrap_or("-"));
+        println!(
+            "  Invoice:            {} {}",
+            state.invoice_number.as_deref().unwrap_or("-"),
+            state.invoice_id.as_deref().unwrap_or("")
+        );
+        println!("  Total:              {}", state.total.as_deref().unwrap_or("-"));
+        println!("  Xero calls:         {}", state.xero_calls);
+        if let Some(e) = &state.last_error {
+            println!("  Last error:         {e}");
+        }
+        println!("  History:");
+        for e in &state.events {
+            println!("    {e}");
+        }
+        return Ok(());
+    }
+    let statuses: &[SyncStatus] = if failed_only {
+        &[SyncStatus::Failed]
+    } else {
+        &[SyncStatus::Failed, SyncStatus::Parked, SyncStatus::Creating, SyncStatus::Synced, SyncStatus::Skipped]
+    };
+    println!("{:<10} {:<10} {:<14} {:<12} {:<12} REASON", "ORDER", "STATE", "INVOICE", "TOTAL", "WOO STATUS");
+    for status in statuses {
+        for st in OrderStateRepo::list_by_status(&ctx.table, id, *status).await? {
+            println!(
+                "{:<10} {:<10} {:<14} {:<12} {:<12} {}",
+                st.order_id,
+                st.status.as_str(),
+                st.invoice_number.as_deref().unwrap_or("-"),
+                st.total.as_deref().unwrap_or("-"),
+                st.order_status.as_deref().unwrap_or("-"),
+                st.last_error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn set_status(ctx: &Ctx, id: &StoreId, status: StoreStatus) -> anyhow::Result<()> {
     if !ctx.table.set_status(id, status).await? {
         bail!("no store {id}");
@@ -201,7 +336,7 @@ async fn store(ctx: &Ctx, cmd: StoreCommand) -> anyhow::Result<()> {
                 bail!("--webhook-secret must be at least 16 characters");
             }
             let store = Store::new(id.clone(), site_url, SystemClock.now());
-            if ctx.table.get(&id).await?.is_some() {
+            if StoreRepo::get(&ctx.table, &id).await?.is_some() {
                 bail!("store {id} already exists (see `wooxero store show {id}`)");
             }
             // Secret first: a store record without its secret would answer 503 to every delivery.
@@ -248,9 +383,19 @@ async fn store(ctx: &Ctx, cmd: StoreCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        StoreCommand::SetRestKeys { id, consumer_key, consumer_secret } => {
+            let id = StoreId::parse(&id)?;
+            if StoreRepo::get(&ctx.table, &id).await?.is_none() {
+                bail!("no store {id}");
+            }
+            let keys = WooKeys { consumer_key, consumer_secret: SecretString::from(consumer_secret) };
+            ctx.vault.set_woo_keys(&id, &keys).await?;
+            println!("WooCommerce REST keys stored for {id}; the sync now reads each order from the site's REST API.");
+            Ok(())
+        }
         StoreCommand::Show { id } => {
             let id = StoreId::parse(&id)?;
-            let Some(s) = ctx.table.get(&id).await? else { bail!("no store {id}") };
+            let Some(s) = StoreRepo::get(&ctx.table, &id).await? else { bail!("no store {id}") };
             println!("Store:      {}", s.id);
             println!("Site:       {}", s.site_url);
             println!("Status:     {}", s.status.as_str());

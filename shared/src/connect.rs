@@ -32,6 +32,8 @@ pub struct ConnectDeps {
     pub vault: Arc<dyn XeroTokenVault>,
     pub clock: Arc<dyn Clock>,
     pub settings: ConnectSettings,
+    /// Where jobs parked while the store could not sync are re-queued once it is connected.
+    pub parked: Option<(Arc<dyn crate::ports::OrderStateRepo>, Arc<dyn crate::ports::QueueControl>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +235,13 @@ impl ConnectDeps {
             return Err(ConnectError::UnknownStore);
         }
         info!(store_id = %store, tenant_id = %tenant.tenant_id, "store connected to Xero");
+        if let Some((states, queue)) = &self.parked {
+            match crate::admin::requeue_parked(states.as_ref(), queue.as_ref(), store).await {
+                Ok(n) => info!(store_id = %store, requeued = n, "parked jobs re-queued after connecting"),
+                // The connection stands; `wooxero resume` re-queues them later.
+                Err(e) => warn!(store_id = %store, error = %crate::error::chain(&e), "could not re-queue parked jobs"),
+            }
+        }
         self.known_store(store).await
     }
 

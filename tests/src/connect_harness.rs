@@ -72,6 +72,13 @@ impl ConnectStack {
                 vault: vault.clone(),
                 clock: Arc::new(SystemClock),
                 settings,
+                parked: Some((
+                    Arc::new(t.table.clone()),
+                    Arc::new(wooxero_shared::aws::sqs::SqsJobQueue::new(
+                        t.clients.sqs.clone(),
+                        &t.stack.names.sync_queue_url,
+                    )),
+                )),
             },
             public_api_url: Some(API_URL.into()),
         };

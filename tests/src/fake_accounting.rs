@@ -131,6 +131,14 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/api.xro/2.0/Items", get(any_route).put(any_route).post(any_route))
         .route("/api.xro/2.0/Invoices", get(any_route).put(any_route).post(any_route))
         .route("/api.xro/2.0/Invoices/{id}", get(any_with_id))
+        // Not Xero: lets the local demo show what the fake holds, without a token.
+        .route("/fake/invoices", get(all_invoices))
+}
+
+async fn all_invoices(State(s): State<Arc<Shared>>) -> Response {
+    let acc = lock(&s.accounting);
+    let list: Vec<Value> = acc.tenants.values().flat_map(|b| b.invoices.clone()).collect();
+    axum::Json(list).into_response()
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -19,6 +19,7 @@ pub fn connect_http(
 ) -> Result<ConnectHttp, crate::xero::identity::IdentitySetupError> {
     let table =
         std::sync::Arc::new(crate::aws::dynamo::DynamoTable::new(clients.dynamodb.clone(), &config.resources.table));
+    let table_for_states: std::sync::Arc<dyn crate::ports::OrderStateRepo> = table.clone();
     let vault = std::sync::Arc::new(crate::aws::secrets::SecretsManagerVault::new(
         clients.secrets.clone(),
         &config.resources.store_secret_prefix,
@@ -31,6 +32,13 @@ pub fn connect_http(
             vault,
             clock: std::sync::Arc::new(crate::clock::SystemClock),
             settings: crate::connect::ConnectSettings::default(),
+            parked: Some((
+                table_for_states,
+                std::sync::Arc::new(crate::aws::sqs::SqsJobQueue::new(
+                    clients.sqs.clone(),
+                    &config.resources.sync_queue_url,
+                )),
+            )),
         },
         public_api_url: config.public_api_url.clone(),
     })

@@ -15,7 +15,7 @@ use crate::ports::QueueControl;
 pub const BATCH_CONCURRENCY: usize = 4;
 
 pub async fn handle_batch(deps: &SyncDeps, queue: &dyn QueueControl, event: SqsEvent) -> SqsBatchResponse {
-    let failures: Vec<String> = futures::stream::iter(event.records.into_iter())
+    let failures: Vec<String> = futures::stream::iter(event.records)
         .map(|record| async move { handle_record(deps, queue, record).await })
         .buffer_unordered(BATCH_CONCURRENCY)
         .filter_map(|failed| async move { failed })

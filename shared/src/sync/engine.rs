@@ -380,7 +380,7 @@ impl SyncDeps {
         state.status = SyncStatus::Synced;
         state.invoice_id = Some(invoice_id.to_owned());
         state.invoice_number = Some(number.to_owned());
-        state.total = Some(total.to_string());
+        state.total = Some(format!("{total:.2}"));
         state.modified_gmt = modified;
         state.order_status = Some(order.status.clone());
         state.last_error = None;
