@@ -58,6 +58,15 @@ pub fn ser_number_opt<S: Serializer>(value: &Option<Decimal>, s: S) -> Result<S:
     }
 }
 
+/// A Decimal that serialises as an exact JSON number.
+pub struct Exact(pub Decimal);
+
+impl serde::Serialize for Exact {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ser_number(&self.0, s)
+    }
+}
+
 /// Decimal places of an ISO currency as shops price it (zero for JPY, KRW and the like).
 pub fn currency_dp(code: &str) -> u32 {
     match code.to_ascii_uppercase().as_str() {

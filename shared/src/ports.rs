@@ -163,9 +163,55 @@ pub struct OrderState {
     /// The job kept for later: while parked, or after a permanent failure (for `wooxero retry`).
     pub pending_job: Option<String>,
     pub events: Vec<String>,
+    /// Fingerprint of the invoice content last sent (to tell an edit from a no-op).
+    #[serde(default)]
+    pub invoice_hash: Option<String>,
+    #[serde(default)]
+    pub payment: Option<DocRef>,
+    /// A payment write was started; a retry checks Xero before paying again.
+    #[serde(default)]
+    pub payment_pending: bool,
+    #[serde(default)]
+    pub credit_notes: Vec<CreditNoteState>,
+    /// `voided`, `deleted` or `credited` once a cancellation was carried out.
+    #[serde(default)]
+    pub cancelled: Option<String>,
+    #[serde(default)]
+    pub quote: Option<QuoteState>,
+    /// Keys of History notes already added (one per changed order version).
+    #[serde(default)]
+    pub history_notes: Vec<String>,
     pub updated_at: String,
     /// Optimistic-concurrency counter: every write expects the revision it read.
     pub rev: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DocRef {
+    pub id: String,
+    pub amount: String,
+}
+
+/// One WooCommerce refund (or the cancellation of a paid order, `refund_id` 0) as a credit note.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CreditNoteState {
+    pub refund_id: u64,
+    pub number: String,
+    pub amount: String,
+    pub id: Option<String>,
+    /// `allocated`, `refunded` (cash) or `open`; None until settled.
+    pub settled: Option<String>,
+    /// The refund is gone from WooCommerce (the credit note is kept and reported).
+    #[serde(default)]
+    pub deleted_in_woo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QuoteState {
+    pub id: Option<String>,
+    pub number: String,
+    pub status: String,
+    pub hash: Option<String>,
 }
 
 impl OrderState {
@@ -184,6 +230,13 @@ impl OrderState {
             xero_calls: 0,
             pending_job: None,
             events: Vec::new(),
+            invoice_hash: None,
+            payment: None,
+            payment_pending: false,
+            credit_notes: Vec::new(),
+            cancelled: None,
+            quote: None,
+            history_notes: Vec::new(),
             updated_at: String::new(),
             rev: 0,
         }
@@ -248,4 +301,6 @@ pub trait WooApi: Send + Sync {
     /// The order's JSON, or None when WooCommerce no longer has it (404).
     async fn order(&self, site_url: &url::Url, keys: &WooKeys, order_id: u64)
         -> Result<Option<Vec<u8>>, WooFetchError>;
+    /// `GET /orders/{id}/refunds`: the refunds with their lines.
+    async fn refunds(&self, site_url: &url::Url, keys: &WooKeys, order_id: u64) -> Result<Vec<u8>, WooFetchError>;
 }

@@ -56,6 +56,10 @@ pub struct Faults {
 
 #[derive(Default)]
 pub struct TenantBooks {
+    pub payments: Vec<Value>,
+    pub credit_notes: Vec<Value>,
+    pub quotes: Vec<Value>,
+    pub history: Vec<(String, String)>,
     pub contacts: Vec<Value>,
     pub items: Vec<Value>,
     pub invoices: Vec<Value>,
@@ -130,7 +134,13 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/api.xro/2.0/Contacts", get(any_route).put(any_route).post(any_route))
         .route("/api.xro/2.0/Items", get(any_route).put(any_route).post(any_route))
         .route("/api.xro/2.0/Invoices", get(any_route).put(any_route).post(any_route))
-        .route("/api.xro/2.0/Invoices/{id}", get(any_with_id))
+        .route("/api.xro/2.0/Invoices/{id}", get(any_with_id).post(any_with_id))
+        .route("/api.xro/2.0/Invoices/{id}/History", axum::routing::put(any_with_id))
+        .route("/api.xro/2.0/Payments", get(any_route).put(any_route))
+        .route("/api.xro/2.0/CreditNotes", get(any_route).put(any_route))
+        .route("/api.xro/2.0/CreditNotes/{id}/Allocations", axum::routing::put(any_with_id))
+        .route("/api.xro/2.0/Quotes", get(any_route).put(any_route))
+        .route("/api.xro/2.0/Quotes/{id}", get(any_with_id).post(any_with_id))
         // Not Xero: lets the local demo show what the fake holds, without a token.
         .route("/fake/invoices", get(all_invoices))
 }
@@ -463,10 +473,62 @@ fn dispatch(books: &mut TenantBooks, c: &Call<'_>) -> (u16, Value) {
             }
             (200, json!({ "Invoices": list }))
         }
+        ("PUT", "Invoices") if c.path.ends_with("/History") => {
+            let id = c.id.unwrap_or_default().to_owned();
+            if !books.invoices.iter().any(|i| i["InvoiceID"] == id.as_str()) {
+                return simple_error(404, "Resource not found");
+            }
+            let records = c.body.as_ref().and_then(|b| b["HistoryRecords"].as_array().cloned()).unwrap_or_default();
+            let mut out = Vec::new();
+            for r in records {
+                let details = r["Details"].as_str().unwrap_or_default().to_owned();
+                books.history.push((id.clone(), details.clone()));
+                out.push(json!({"Details": details, "DateUTC": now_ms_date(), "User": "System Generated", "Changes": "Note"}));
+            }
+            (200, json!({ "HistoryRecords": out }))
+        }
         ("PUT" | "POST", "Invoices") => {
             let unitdp = c.query.get("unitdp").and_then(|v| v.parse::<u32>().ok()).unwrap_or(2);
-            elements(c, "Invoices", |el| create_invoice(books, el, unitdp))
+            match c.id {
+                Some(id) => elements(c, "Invoices", |el| update_invoice(books, id, el, unitdp)),
+                None => elements(c, "Invoices", |el| create_invoice(books, el, unitdp)),
+            }
         }
+        ("GET", "Payments") => (200, json!({ "Payments": books.payments })),
+        ("PUT", "Payments") => elements(c, "Payments", |el| create_payment(books, el)),
+        ("GET", "CreditNotes") => {
+            let list: Vec<Value> = books
+                .credit_notes
+                .iter()
+                .filter(|n| {
+                    where_eq(c.query, "CreditNoteNumber").is_none_or(|num| n["CreditNoteNumber"] == num.as_str())
+                })
+                .cloned()
+                .collect();
+            (200, json!({ "CreditNotes": list }))
+        }
+        ("PUT", "CreditNotes") if c.path.ends_with("/Allocations") => {
+            let id = c.id.unwrap_or_default().to_owned();
+            elements(c, "Allocations", |el| allocate(books, &id, el))
+        }
+        ("PUT", "CreditNotes") => {
+            let unitdp = c.query.get("unitdp").and_then(|v| v.parse::<u32>().ok()).unwrap_or(2);
+            elements(c, "CreditNotes", |el| create_credit_note(books, el, unitdp))
+        }
+        ("GET", "Quotes") => {
+            let list: Vec<Value> = books
+                .quotes
+                .iter()
+                .filter(|q| c.id.is_none_or(|id| q["QuoteID"] == id))
+                .filter(|q| c.query.get("QuoteNumber").is_none_or(|n| q["QuoteNumber"] == n.as_str()))
+                .cloned()
+                .collect();
+            (200, json!({ "Quotes": list }))
+        }
+        ("PUT" | "POST", "Quotes") => match c.id {
+            Some(id) => elements(c, "Quotes", |el| update_quote(books, id, el)),
+            None => elements(c, "Quotes", |el| create_quote(books, el)),
+        },
         _ => simple_error(404, "Resource not found"),
     }
 }
@@ -660,4 +722,330 @@ fn create_invoice(books: &mut TenantBooks, el: &Value, unitdp: u32) -> Result<Va
     }
     books.invoices.push(stored.clone());
     Ok(stored)
+}
+
+/// Lines and totals by Xero's rules, or the validation errors.
+fn compute_lines(
+    books: &TenantBooks,
+    el: &Value,
+    unitdp: u32,
+) -> Result<(Vec<Value>, Decimal, Decimal, Decimal), Vec<String>> {
+    let mut errors = Vec::new();
+    let types = el["LineAmountTypes"].as_str().unwrap_or("Exclusive");
+    let lines = el["LineItems"].as_array().cloned().unwrap_or_default();
+    if lines.is_empty() {
+        errors.push("At least one line item must be specified".to_owned());
+    }
+    let mut saved_lines = Vec::new();
+    let (mut amounts, mut tax_total) = (Decimal::ZERO, Decimal::ZERO);
+    for line in &lines {
+        let qty = dec(&line["Quantity"]).unwrap_or(Decimal::ONE);
+        let unit = dec(&line["UnitAmount"]).unwrap_or(Decimal::ZERO);
+        if unit.normalize().scale() > unitdp {
+            errors.push(format!("Unit amount {unit} has more than {unitdp} decimal places"));
+        }
+        let mut account = line["AccountCode"].as_str().map(str::to_owned);
+        if let Some(code) = line["ItemCode"].as_str() {
+            match books.items.iter().find(|i| i["Code"] == code) {
+                Some(item) => {
+                    if account.is_none() {
+                        account = item["SalesDetails"]["AccountCode"].as_str().map(str::to_owned);
+                    }
+                }
+                None => errors.push(format!("Item code '{code}' is not valid")),
+            }
+        }
+        match &account {
+            Some(code) if books.accounts.iter().any(|a| a["Code"] == code.as_str()) => {}
+            Some(code) => errors.push(format!("Account code '{code}' is not a valid code for this document.")),
+            None => errors.push("Account code must be specified".to_owned()),
+        }
+        let tax_type = line["TaxType"].as_str().unwrap_or("NONE");
+        let Some(rate) =
+            books.tax_rates.iter().find(|t| t["TaxType"] == tax_type).and_then(|t| dec(&t["EffectiveRate"]))
+        else {
+            errors.push(format!(
+                "The TaxType code '{tax_type}' does not exist or cannot be used for this type of transaction."
+            ));
+            continue;
+        };
+        let line_amount = r2(qty * unit);
+        let hundred = Decimal::ONE_HUNDRED;
+        let tax = match types {
+            "NoTax" => Decimal::ZERO,
+            "Inclusive" => r2(line_amount * rate / (hundred + rate)),
+            _ => r2(line_amount * rate / hundred),
+        };
+        amounts += line_amount;
+        tax_total += tax;
+        let mut saved = line.clone();
+        saved["LineItemID"] = json!(uuid::Uuid::new_v4().to_string());
+        saved["LineAmount"] = num(line_amount);
+        saved["TaxAmount"] = num(tax);
+        saved["TaxType"] = json!(tax_type);
+        if let Some(a) = account {
+            saved["AccountCode"] = json!(a);
+        }
+        saved_lines.push(saved);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let sub_total = if types == "Inclusive" { amounts - tax_total } else { amounts };
+    Ok((saved_lines, sub_total, tax_total, sub_total + tax_total))
+}
+
+fn update_invoice(books: &mut TenantBooks, id: &str, el: &Value, unitdp: u32) -> Result<Value, (Value, Vec<String>)> {
+    let Some(pos) = books.invoices.iter().position(|i| i["InvoiceID"] == id) else {
+        return Err((el.clone(), vec!["Invoice not found".to_owned()]));
+    };
+    let current = books.invoices[pos].clone();
+    let status = current["Status"].as_str().unwrap_or_default().to_owned();
+    let paid = dec(&current["AmountPaid"]).unwrap_or_default() + dec(&current["AmountCredited"]).unwrap_or_default();
+    let mut inv = current.clone();
+    if let Some(new_status) = el["Status"].as_str() {
+        if new_status != status {
+            match new_status {
+                "VOIDED" if paid > Decimal::ZERO => {
+                    return Err((el.clone(), vec!["Invoice not of valid status for modification. This document cannot be edited as it has a payment or credit note allocated to it.".to_owned()]))
+                }
+                "VOIDED" if status != "AUTHORISED" && status != "SUBMITTED" => {
+                    return Err((el.clone(), vec![format!("Only AUTHORISED invoices can be voided; this one is {status}")]))
+                }
+                "DELETED" if status != "DRAFT" && status != "SUBMITTED" => {
+                    return Err((el.clone(), vec![format!("Only DRAFT and SUBMITTED invoices can be deleted; this one is {status}")]))
+                }
+                "VOIDED" | "DELETED" | "AUTHORISED" | "SUBMITTED" => inv["Status"] = json!(new_status),
+                other => return Err((el.clone(), vec![format!("Invalid status change to {other}")])),
+            }
+        }
+    }
+    if el.get("LineItems").is_some() {
+        if status == "PAID" || paid > Decimal::ZERO || status == "VOIDED" || status == "DELETED" {
+            return Err((el.clone(), vec!["Invoice not of valid status for modification".to_owned()]));
+        }
+        let (lines, sub, tax, total) = compute_lines(books, el, unitdp).map_err(|e| (el.clone(), e))?;
+        inv["LineItems"] = Value::Array(lines);
+        inv["SubTotal"] = num(sub);
+        inv["TotalTax"] = num(tax);
+        inv["Total"] = num(total);
+        inv["AmountDue"] = num(total);
+        for k in ["LineAmountTypes", "Reference", "CurrencyCode"] {
+            if let Some(v) = el.get(k) {
+                inv[k] = v.clone();
+            }
+        }
+    }
+    inv["UpdatedDateUTC"] = json!(now_ms_date());
+    books.invoices[pos] = inv.clone();
+    Ok(inv)
+}
+
+fn create_payment(books: &mut TenantBooks, el: &Value) -> Result<Value, (Value, Vec<String>)> {
+    let amount = dec(&el["Amount"]).unwrap_or_default();
+    let account = el["Account"]["Code"].as_str().unwrap_or_default();
+    let mut errors = Vec::new();
+    match books.accounts.iter().find(|a| a["Code"] == account) {
+        Some(a) if a["Type"] == "BANK" || a["EnablePaymentsToAccount"] == json!(true) => {}
+        Some(_) => errors.push(format!("Account {account} is not a bank account and does not accept payments")),
+        None => errors.push(format!("Account code '{account}' is not a valid code")),
+    }
+    if amount <= Decimal::ZERO {
+        errors.push("Payment amount must be greater than zero".to_owned());
+    }
+    let (collection, id_field, id) = if let Some(id) = el["Invoice"]["InvoiceID"].as_str() {
+        ("invoices", "InvoiceID", id.to_owned())
+    } else if let Some(id) = el["CreditNote"]["CreditNoteID"].as_str() {
+        ("credit_notes", "CreditNoteID", id.to_owned())
+    } else {
+        errors.push("An invoice or credit note must be specified".to_owned());
+        ("", "", String::new())
+    };
+    if !errors.is_empty() {
+        return Err((el.clone(), errors));
+    }
+    let docs = if collection == "invoices" { &mut books.invoices } else { &mut books.credit_notes };
+    let Some(doc) = docs.iter_mut().find(|d| d[id_field] == id.as_str()) else {
+        return Err((el.clone(), vec![format!("{id_field} {id} is not valid")]));
+    };
+    if doc["Status"] != "AUTHORISED" {
+        return Err((el.clone(), vec!["Payment can only be made against an AUTHORISED document".to_owned()]));
+    }
+    let due_field = if collection == "invoices" { "AmountDue" } else { "RemainingCredit" };
+    let due = dec(&doc[due_field]).unwrap_or_default();
+    if amount > due {
+        return Err((el.clone(), vec![format!("Payment amount ({amount}) exceeds the amount outstanding ({due})")]));
+    }
+    let left = due - amount;
+    doc[due_field] = num(left);
+    if collection == "invoices" {
+        doc["AmountPaid"] = num(dec(&doc["AmountPaid"]).unwrap_or_default() + amount);
+    }
+    if left.is_zero() {
+        doc["Status"] = json!("PAID");
+    }
+    let payment_id = uuid::Uuid::new_v4().to_string();
+    let entry = json!({"PaymentID": payment_id, "Amount": num(amount), "Reference": el["Reference"].as_str().unwrap_or_default(), "Date": now_ms_date()});
+    let list = doc.get("Payments").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut list = list;
+    list.push(entry);
+    doc["Payments"] = Value::Array(list);
+    let kind = if collection == "invoices" { "ACCRECPAYMENT" } else { "ARCREDITPAYMENT" };
+    let saved = json!({
+        "PaymentID": payment_id, "Amount": num(amount), "Reference": el["Reference"].as_str().unwrap_or_default(),
+        "Date": ms_date(el["Date"].as_str().unwrap_or("2026-01-01")), "Status": "AUTHORISED", "PaymentType": kind,
+        "Account": {"Code": account}, "UpdatedDateUTC": now_ms_date(), "HasValidationErrors": false, "IsReconciled": false,
+    });
+    books.payments.push(saved.clone());
+    Ok(saved)
+}
+
+fn create_credit_note(books: &mut TenantBooks, el: &Value, unitdp: u32) -> Result<Value, (Value, Vec<String>)> {
+    let mut errors = Vec::new();
+    if el["Type"] != "ACCRECCREDIT" && el["Type"] != "ACCPAYCREDIT" {
+        errors.push("Credit note Type must be specified".to_owned());
+    }
+    let contact_id = el["Contact"]["ContactID"].as_str().unwrap_or_default();
+    let contact = books.contacts.iter().find(|c| c["ContactID"] == contact_id).cloned();
+    if contact.is_none() {
+        errors.push("A Contact must be specified for this type of transaction".to_owned());
+    }
+    let number = el["CreditNoteNumber"].as_str().unwrap_or_default().to_owned();
+    if !number.is_empty() && books.credit_notes.iter().any(|n| n["CreditNoteNumber"] == number.as_str()) {
+        errors.push("Credit Note # must be unique.".to_owned());
+    }
+    let computed = compute_lines(books, el, unitdp);
+    if let Err(e) = &computed {
+        errors.extend(e.iter().cloned());
+    }
+    if !errors.is_empty() {
+        return Err((el.clone(), errors));
+    }
+    let (lines, sub, tax, total) = computed.unwrap_or_default();
+    let contact = contact.unwrap_or_default();
+    let date = el["Date"].as_str().unwrap_or("2026-01-01");
+    let saved = json!({
+        "Type": el["Type"], "CreditNoteID": uuid::Uuid::new_v4().to_string(), "CreditNoteNumber": number,
+        "Reference": el["Reference"].as_str().unwrap_or_default(), "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]},
+        "Date": ms_date(date), "DateString": format!("{date}T00:00:00"), "Status": el["Status"].as_str().unwrap_or("DRAFT"),
+        "LineAmountTypes": el["LineAmountTypes"].as_str().unwrap_or("Exclusive"), "LineItems": lines,
+        "SubTotal": num(sub), "TotalTax": num(tax), "Total": num(total), "RemainingCredit": num(total),
+        "CurrencyCode": el["CurrencyCode"].as_str().unwrap_or("NZD"), "CurrencyRate": 1, "UpdatedDateUTC": now_ms_date(),
+        "HasErrors": false, "StatusAttributeString": "OK", "Allocations": [], "Payments": [],
+    });
+    books.credit_notes.push(saved.clone());
+    Ok(saved)
+}
+
+fn allocate(books: &mut TenantBooks, credit_note_id: &str, el: &Value) -> Result<Value, (Value, Vec<String>)> {
+    let amount = dec(&el["Amount"]).unwrap_or_default();
+    let invoice_id = el["Invoice"]["InvoiceID"].as_str().unwrap_or_default();
+    let Some(ni) = books.credit_notes.iter().position(|n| n["CreditNoteID"] == credit_note_id) else {
+        return Err((el.clone(), vec!["Credit note not found".to_owned()]));
+    };
+    let Some(ii) = books.invoices.iter().position(|i| i["InvoiceID"] == invoice_id) else {
+        return Err((el.clone(), vec!["Invoice not found".to_owned()]));
+    };
+    let remaining = dec(&books.credit_notes[ni]["RemainingCredit"]).unwrap_or_default();
+    let due = dec(&books.invoices[ii]["AmountDue"]).unwrap_or_default();
+    if books.credit_notes[ni]["Status"] != "AUTHORISED" {
+        return Err((el.clone(), vec!["Only AUTHORISED credit notes can be allocated".to_owned()]));
+    }
+    if amount > due {
+        return Err((
+            el.clone(),
+            vec![format!("The amount allocated ({amount}) cannot exceed the amount due on the invoice ({due})")],
+        ));
+    }
+    if amount > remaining {
+        return Err((
+            el.clone(),
+            vec![format!("The amount allocated ({amount}) cannot exceed the remaining credit ({remaining})")],
+        ));
+    }
+    let note = &mut books.credit_notes[ni];
+    note["RemainingCredit"] = num(remaining - amount);
+    if (remaining - amount).is_zero() {
+        note["Status"] = json!("PAID");
+    }
+    let inv = &mut books.invoices[ii];
+    inv["AmountDue"] = num(due - amount);
+    inv["AmountCredited"] = num(dec(&inv["AmountCredited"]).unwrap_or_default() + amount);
+    if (due - amount).is_zero() {
+        inv["Status"] = json!("PAID");
+    }
+    Ok(
+        json!({"AllocationID": uuid::Uuid::new_v4().to_string(), "Amount": num(amount), "Date": ms_date(el["Date"].as_str().unwrap_or("2026-01-01")),
+              "Invoice": {"InvoiceID": invoice_id}, "CreditNote": {"CreditNoteID": credit_note_id}, "IsDeleted": false}),
+    )
+}
+
+fn create_quote(books: &mut TenantBooks, el: &Value) -> Result<Value, (Value, Vec<String>)> {
+    let number = el["QuoteNumber"].as_str().unwrap_or_default().to_owned();
+    let mut errors = Vec::new();
+    if !number.is_empty() && books.quotes.iter().any(|q| q["QuoteNumber"] == number.as_str()) {
+        errors.push("Quote # must be unique.".to_owned());
+    }
+    let contact_id = el["Contact"]["ContactID"].as_str().unwrap_or_default();
+    let contact = books.contacts.iter().find(|c| c["ContactID"] == contact_id).cloned();
+    if contact.is_none() {
+        errors.push("A Contact must be specified".to_owned());
+    }
+    if el["Date"].as_str().is_none() {
+        errors.push("Date must be specified".to_owned());
+    }
+    let computed = compute_lines(books, el, 4);
+    if let Err(e) = &computed {
+        errors.extend(e.iter().cloned());
+    }
+    if !errors.is_empty() {
+        return Err((el.clone(), errors));
+    }
+    let (lines, sub, tax, total) = computed.unwrap_or_default();
+    let contact = contact.unwrap_or_default();
+    let date = el["Date"].as_str().unwrap_or("2026-01-01");
+    let saved = json!({
+        "QuoteID": uuid::Uuid::new_v4().to_string(), "QuoteNumber": number, "Reference": el["Reference"].as_str().unwrap_or_default(),
+        "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]}, "Date": ms_date(date), "DateString": format!("{date}T00:00:00"),
+        "ExpiryDate": ms_date(el["ExpiryDate"].as_str().unwrap_or(date)), "Status": el["Status"].as_str().unwrap_or("DRAFT"),
+        "LineAmountTypes": el["LineAmountTypes"].as_str().unwrap_or("Exclusive"), "LineItems": lines, "SubTotal": num(sub),
+        "TotalTax": num(tax), "Total": num(total), "CurrencyCode": el["CurrencyCode"].as_str().unwrap_or("NZD"),
+        "Title": el["Title"].as_str().unwrap_or_default(), "UpdatedDateUTC": now_ms_date(),
+    });
+    books.quotes.push(saved.clone());
+    Ok(saved)
+}
+
+fn update_quote(books: &mut TenantBooks, id: &str, el: &Value) -> Result<Value, (Value, Vec<String>)> {
+    let Some(pos) = books.quotes.iter().position(|q| q["QuoteID"] == id) else {
+        return Err((el.clone(), vec!["Quote not found".to_owned()]));
+    };
+    let mut q = books.quotes[pos].clone();
+    let from = q["Status"].as_str().unwrap_or("DRAFT").to_owned();
+    if let Some(to) = el["Status"].as_str() {
+        let allowed = matches!(
+            (from.as_str(), to),
+            (a, b) if a == b
+        ) || matches!(
+            (from.as_str(), to),
+            ("DRAFT", "SENT" | "DELETED")
+                | ("SENT", "ACCEPTED" | "DECLINED" | "DRAFT")
+                | ("ACCEPTED", "INVOICED" | "SENT")
+                | ("DECLINED", "SENT")
+        );
+        if !allowed {
+            return Err((el.clone(), vec![format!("A quote cannot move from {from} to {to}")]));
+        }
+        q["Status"] = json!(to);
+    }
+    if el.get("LineItems").is_some() && matches!(from.as_str(), "DRAFT" | "SENT") {
+        let (lines, sub, tax, total) = compute_lines(books, el, 4).map_err(|e| (el.clone(), e))?;
+        q["LineItems"] = Value::Array(lines);
+        q["SubTotal"] = num(sub);
+        q["TotalTax"] = num(tax);
+        q["Total"] = num(total);
+    }
+    q["UpdatedDateUTC"] = json!(now_ms_date());
+    books.quotes[pos] = q.clone();
+    Ok(q)
 }

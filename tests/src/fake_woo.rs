@@ -17,6 +17,7 @@ pub const CONSUMER_SECRET: &str = "cs_fake0000000000000000000000000000000000";
 #[derive(Default)]
 pub struct WooState {
     pub orders: HashMap<u64, String>,
+    pub refunds: HashMap<u64, String>,
     pub requests: usize,
 }
 
@@ -29,7 +30,10 @@ pub struct FakeWoo {
 impl FakeWoo {
     pub async fn start() -> anyhow::Result<Self> {
         let state = Arc::new(Mutex::new(WooState::default()));
-        let app = Router::new().route("/wp-json/wc/v3/orders/{id}", get(order)).with_state(state.clone());
+        let app = Router::new()
+            .route("/wp-json/wc/v3/orders/{id}", get(order))
+            .route("/wp-json/wc/v3/orders/{id}/refunds", get(refunds))
+            .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move {
@@ -40,6 +44,11 @@ impl FakeWoo {
 
     pub fn put_order(&self, id: u64, json: &str) {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).orders.insert(id, json.to_owned());
+    }
+
+    /// The refunds list (`GET /orders/{id}/refunds`) for an order, as JSON.
+    pub fn put_refunds(&self, id: u64, json: &str) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).refunds.insert(id, json.to_owned());
     }
 
     pub fn requests(&self) -> usize {
@@ -59,4 +68,15 @@ async fn order(State(state): State<Arc<Mutex<WooState>>>, headers: HeaderMap, Pa
         Some(body) => ([("content-type", "application/json")], body.clone()).into_response(),
         None => (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}))).into_response(),
     }
+}
+
+async fn refunds(State(state): State<Arc<Mutex<WooState>>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    let expected = base64::engine::general_purpose::STANDARD.encode(format!("{CONSUMER_KEY}:{CONSUMER_SECRET}"));
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Basic {expected}")) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+    st.requests += 1;
+    let body = st.refunds.get(&id).cloned().unwrap_or_else(|| "[]".to_owned());
+    ([("content-type", "application/json")], body).into_response()
 }

@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod connect_harness;
+pub mod crash;
 pub mod env;
 pub mod fake_accounting;
 pub mod fake_identity;

@@ -45,4 +45,22 @@ impl WooApi for HttpWooApi {
             s => Err(WooFetchError::Transient(format!("HTTP {s}").into())),
         }
     }
+
+    async fn refunds(&self, site_url: &url::Url, keys: &WooKeys, order_id: u64) -> Result<Vec<u8>, WooFetchError> {
+        let url = format!("{}/wp-json/wc/v3/orders/{order_id}/refunds", site_url.as_str().trim_end_matches('/'));
+        let resp = self
+            .http
+            .get(url)
+            .query(&[("per_page", "100")])
+            .basic_auth(&keys.consumer_key, Some(keys.consumer_secret.expose_secret()))
+            .send()
+            .await
+            .map_err(|e| WooFetchError::Transient(Box::new(e)))?;
+        match resp.status().as_u16() {
+            200 => Ok(resp.bytes().await.map_err(|e| WooFetchError::Transient(Box::new(e)))?.to_vec()),
+            404 => Ok(b"[]".to_vec()),
+            s @ (401 | 403) => Err(WooFetchError::Unauthorized(s)),
+            s => Err(WooFetchError::Transient(format!("HTTP {s}").into())),
+        }
+    }
 }

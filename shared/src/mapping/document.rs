@@ -20,6 +20,84 @@ pub struct Mapping {
     pub tax: Tax,
     pub contacts: Contacts,
     pub items: Items,
+    /// `invoice`, or `quote`: pending orders become quotes, accepted and invoiced once paid.
+    pub document: DocumentKind,
+    pub payments: Payments,
+    pub refunds: Refunds,
+    pub quotes: Quotes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    Invoice,
+    Quote,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Payments {
+    /// Record WooCommerce payments in Xero.
+    pub record: bool,
+    /// Statuses in which an order with `date_paid` counts as paid.
+    pub paid_statuses: Vec<String>,
+    /// Gateway (`payment_method`, e.g. `stripe`, `bacs`) → Xero bank account code.
+    pub accounts: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaidRefund {
+    /// Money went back through the gateway: a payment on the credit note from its bank account.
+    CashRefund,
+    /// Leave the credit note open (e.g. store credit); an accountant settles it.
+    LeaveOpen,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Refunds {
+    /// What a credit note does when the invoice no longer has enough due to allocate it to.
+    pub when_paid: PaidRefund,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quotes {
+    /// Statuses that create or update the quote (quote mode only).
+    pub statuses: Vec<String>,
+    /// `DRAFT` or `SENT`.
+    pub status: String,
+    pub expiry_days: u32,
+    /// QuoteNumber template, as `invoice_number`.
+    pub number: String,
+}
+
+impl Default for Payments {
+    fn default() -> Self {
+        Payments {
+            record: true,
+            paid_statuses: vec!["processing".into(), "completed".into()],
+            accounts: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for Refunds {
+    fn default() -> Self {
+        Refunds { when_paid: PaidRefund::CashRefund }
+    }
+}
+
+impl Default for Quotes {
+    fn default() -> Self {
+        Quotes {
+            statuses: vec!["pending".into(), "on-hold".into()],
+            status: "DRAFT".into(),
+            expiry_days: 30,
+            number: "QU-{number}".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +166,10 @@ impl Default for Mapping {
             tax: Tax::default(),
             contacts: Contacts::default(),
             items: Items::default(),
+            document: DocumentKind::Invoice,
+            payments: Payments::default(),
+            refunds: Refunds::default(),
+            quotes: Quotes::default(),
         }
     }
 }
@@ -243,6 +325,29 @@ impl Mapping {
         if self.contacts.catch_all_name.len() > 255 {
             bad("contacts.catch_all_name".into(), "is longer than Xero's 255 characters");
         }
+        for (gateway, code) in &self.payments.accounts {
+            if !account_ok(code) {
+                bad(format!("payments.accounts.{gateway}"), "must be a Xero bank account code");
+            }
+        }
+        for (i, t) in self.payments.paid_statuses.iter().enumerate() {
+            if t == "checkout-draft" || t == "pending" {
+                bad(format!("payments.paid_statuses[{i}]"), "an unpaid status cannot count as paid");
+            }
+        }
+        if !matches!(self.quotes.status.as_str(), "DRAFT" | "SENT") {
+            bad("quotes.status".into(), "must be DRAFT or SENT");
+        }
+        if !self.quotes.number.contains("{number}") && !self.quotes.number.contains("{id}") {
+            bad("quotes.number".into(), "must contain {number} or {id}");
+        }
+        if self.document == DocumentKind::Quote {
+            for (i, t) in self.quotes.statuses.iter().enumerate() {
+                if self.triggers.contains(t) {
+                    bad(format!("quotes.statuses[{i}]"), "a status cannot both quote and invoice");
+                }
+            }
+        }
         if issues.is_empty() {
             Ok(())
         } else {
@@ -252,6 +357,18 @@ impl Mapping {
 
     pub fn invoice_number_for(&self, order_number: &str, order_id: u64) -> String {
         self.invoice_number.replace("{number}", order_number).replace("{id}", &order_id.to_string())
+    }
+
+    pub fn quote_number_for(&self, order_number: &str, order_id: u64) -> String {
+        self.quotes.number.replace("{number}", order_number).replace("{id}", &order_id.to_string())
+    }
+
+    pub fn quotes_on(&self, status: &str) -> bool {
+        self.document == DocumentKind::Quote && self.quotes.statuses.iter().any(|t| t == status)
+    }
+
+    pub fn paid(&self, status: &str, date_paid: Option<&str>) -> bool {
+        date_paid.is_some() && self.payments.paid_statuses.iter().any(|t| t == status)
     }
 
     pub fn triggers_on(&self, status: &str) -> bool {

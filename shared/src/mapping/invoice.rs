@@ -244,6 +244,104 @@ pub fn build_invoice(
     Ok(BuiltInvoice { invoice, expected, rounding: diff })
 }
 
+/// The credit note for one refund. With the refund's detail (REST keys), its lines are credited
+/// (quantities, shipping, fees) and reconciled to the refund amount like an invoice; otherwise, or
+/// when the detail does not add up, one line for the amount, taxed like the order when the order
+/// has one tax type (amounts then include tax) and untaxed otherwise.
+#[allow(clippy::too_many_arguments)]
+pub fn build_credit_note(
+    order: &Order,
+    detail: Option<&crate::woo::order::RefundDetail>,
+    amount: Decimal,
+    description: &str,
+    number: &str,
+    date: &str,
+    invoice_lines: &[LineItem],
+    mapping: &Mapping,
+    lookups: &Lookups<'_>,
+) -> Result<crate::xero::model::CreditNote, BuildError> {
+    let make = |lines: Vec<LineItem>, types: LineAmountTypes| crate::xero::model::CreditNote {
+        kind: "ACCRECCREDIT".into(),
+        contact: ContactRef { contact_id: lookups.contact_id.to_owned() },
+        line_items: lines,
+        date: date.to_owned(),
+        line_amount_types: types,
+        credit_note_number: number.to_owned(),
+        reference: if order.number.is_empty() { order.id.to_string() } else { order.number.clone() },
+        currency_code: order.currency.to_ascii_uppercase(),
+        status: "AUTHORISED".into(),
+    };
+    if let Some(d) =
+        detail.filter(|d| !d.line_items.is_empty() || !d.shipping_lines.is_empty() || !d.fee_lines.is_empty())
+    {
+        let abs_taxes = |t: &[crate::woo::order::LineTax]| {
+            t.iter().map(|x| crate::woo::order::LineTax { id: x.id, total: x.total.abs() }).collect::<Vec<_>>()
+        };
+        let mut synthetic = order.clone();
+        synthetic.total = amount;
+        synthetic.coupon_lines.clear();
+        synthetic.line_items = d
+            .line_items
+            .iter()
+            .map(|l| crate::woo::order::LineItem {
+                quantity: l.quantity.abs(),
+                subtotal: l.subtotal.abs(),
+                total: l.total.abs(),
+                total_tax: l.total_tax.abs(),
+                taxes: abs_taxes(&l.taxes),
+                ..l.clone()
+            })
+            .collect();
+        synthetic.shipping_lines = d
+            .shipping_lines
+            .iter()
+            .map(|l| crate::woo::order::ShippingLine {
+                total: l.total.abs(),
+                total_tax: l.total_tax.abs(),
+                taxes: abs_taxes(&l.taxes),
+                ..l.clone()
+            })
+            .collect();
+        synthetic.fee_lines = d
+            .fee_lines
+            .iter()
+            .map(|l| crate::woo::order::FeeLine {
+                total: l.total.abs(),
+                total_tax: l.total_tax.abs(),
+                taxes: abs_taxes(&l.taxes),
+                ..l.clone()
+            })
+            .collect();
+        synthetic.total_tax = synthetic.line_items.iter().map(|l| l.total_tax).sum::<Decimal>()
+            + synthetic.shipping_lines.iter().map(|l| l.total_tax).sum::<Decimal>()
+            + synthetic.fee_lines.iter().map(|l| l.total_tax).sum::<Decimal>();
+        if let Ok(built) = build_invoice(&synthetic, mapping, lookups, None) {
+            return Ok(make(built.invoice.line_items, built.invoice.line_amount_types));
+        }
+    }
+    let mut tax_types: Vec<&str> =
+        invoice_lines.iter().filter(|l| l.description != "Rounding").map(|l| l.tax_type.as_str()).collect();
+    tax_types.sort_unstable();
+    tax_types.dedup();
+    let tax_type = match tax_types.as_slice() {
+        [one] => (*one).to_owned(),
+        _ => mapping.tax.no_tax.clone(),
+    };
+    lookups.tax_rates.get(&tax_type).ok_or_else(|| BuildError::UnknownTaxType(tax_type.clone()))?;
+    let line = LineItem {
+        description: description.to_owned(),
+        quantity: Decimal::ONE,
+        unit_amount: amount,
+        item_code: None,
+        account_code: invoice_lines
+            .first()
+            .map(|l| l.account_code.clone())
+            .unwrap_or_else(|| mapping.accounts.sales.clone()),
+        tax_type,
+    };
+    Ok(make(vec![line], LineAmountTypes::Inclusive))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

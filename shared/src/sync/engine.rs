@@ -18,18 +18,36 @@ use crate::clock::{rfc3339, Clock};
 use crate::error::{chain, StorageError};
 use crate::ids::StoreId;
 use crate::job::SyncJob;
-use crate::mapping::document::ContactMode;
-use crate::mapping::invoice::{build_invoice, BuildError, Lookups};
+use crate::mapping::document::{ContactMode, DocumentKind, PaidRefund};
+use crate::mapping::invoice::{build_credit_note, build_invoice, BuildError, Lookups};
 use crate::mapping::Mapping;
 use crate::ports::{
-    LookupCache, MappingRepo, OrderState, OrderStateRepo, PayloadStore, StoreRepo, SyncStatus, WooApi, WooFetchError,
-    WooKeyVault,
+    CreditNoteState, DocRef, LookupCache, MappingRepo, OrderState, OrderStateRepo, PayloadStore, QuoteState, StoreRepo,
+    SyncStatus, WooApi, WooFetchError, WooKeyVault,
 };
 use crate::store::{ConnectionStatus, Store, StoreStatus};
-use crate::woo::order::Order;
+use crate::woo::order::{Order, RefundDetail};
 use crate::xero::api::{XeroAccounting, XeroApiError, XeroCtx};
-use crate::xero::model::{Address, NewContact, NewItem, Phone, SalesDetails};
+use crate::xero::model::{Address, NewContact, NewItem, Phone, Quote, SalesDetails};
 use crate::xero::tokens::{TokenError, TokenProvider};
+
+/// What one job is working on.
+struct Run<'a> {
+    store: &'a Store,
+    job: &'a SyncJob,
+    order: &'a Order,
+    mapping: &'a Mapping,
+    ctx: &'a XeroCtx,
+    state: &'a mut OrderState,
+    /// Contact id and tax rates, resolved once per job when first needed.
+    lookups: Option<(String, HashMap<String, Decimal>)>,
+    /// Steps that could not be done (unmapped gateway, …): reported on the order, others still run.
+    problems: Vec<String>,
+}
+
+fn content_hash<T: serde::Serialize>(doc: &T) -> String {
+    hex::encode(Sha256::digest(serde_json::to_string(doc).unwrap_or_default().as_bytes()))
+}
 
 pub struct SyncDeps {
     pub stores: Arc<dyn StoreRepo>,
@@ -47,6 +65,10 @@ pub struct SyncDeps {
 /// How a job ended; everything but `Retry` is acknowledged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
+    /// The order's documents were brought up to date (payments, refunds, edits, cancellation).
+    Converged {
+        xero_calls: u32,
+    },
     Created {
         invoice_number: String,
         xero_calls: u32,
@@ -208,7 +230,7 @@ impl SyncDeps {
         if job.topic == "order.deleted" {
             // Trash is reversible in WooCommerce; nothing changes in Xero without a human check.
             info!(store_id = %store.id, order_id = %job.order_id, "order trashed in WooCommerce; Xero unchanged");
-            return Ok(JobOutcome::Skipped("trashed in WooCommerce; Xero unchanged".into()));
+            return self.note_only(job, "order trashed in WooCommerce; Xero unchanged").await;
         }
         if store.status == StoreStatus::Paused {
             return self.park(job, "the store is paused").await;
@@ -228,22 +250,22 @@ impl SyncDeps {
 
         let modified = order.date_modified_gmt.clone().or_else(|| job.modified_gmt.clone());
         let handled = matches!(state.status, SyncStatus::Synced | SyncStatus::Skipped);
-        if handled && state.modified_gmt.is_some() && modified <= state.modified_gmt {
+        if handled && state.modified_gmt.is_some() && modified <= state.modified_gmt && state.last_error.is_none() {
             return Ok(JobOutcome::Stale);
         }
         let mapping = self.mappings.get(&store.id).await?.unwrap_or_default();
-        if state.invoice_id.is_some() {
-            // Edits, payments and refunds of invoiced orders are the lifecycle part of the sync.
-            state.modified_gmt = modified.clone();
-            state.order_status = Some(order.status.clone());
-            self.note(&mut state, format!("{} seen (status {}); invoice already exists", job.topic, order.status));
-            return if self.states.put(&state).await? { Ok(JobOutcome::Stale) } else { Err(SyncError::Conflict) };
-        }
-        if !mapping.triggers_on(&order.status) {
+        let paid = mapping.paid(&order.status, order.date_paid_gmt.as_deref());
+        let cancelling = matches!(order.status.as_str(), "cancelled" | "failed");
+        let wants_invoice =
+            !cancelling && (mapping.triggers_on(&order.status) || (mapping.document == DocumentKind::Quote && paid));
+        let wants_quote = state.invoice_id.is_none() && !cancelling && mapping.quotes_on(&order.status);
+        let has_documents = state.invoice_id.is_some() || state.quote.is_some();
+        if !has_documents && !wants_invoice && !wants_quote {
             let why = format!("status {:?} does not trigger an invoice", order.status);
             state.status = SyncStatus::Skipped;
             state.modified_gmt = modified.clone();
             state.order_status = Some(order.status.clone());
+            state.last_error = None;
             self.note(&mut state, format!("{} skipped: {why}", job.topic));
             return if self.states.put(&state).await? {
                 Ok(JobOutcome::Skipped(why))
@@ -261,41 +283,130 @@ impl SyncDeps {
         let ctx = XeroCtx::new(token.token, tenant);
         let order_number = if order.number.is_empty() { order.id.to_string() } else { order.number.clone() };
         let number = mapping.invoice_number_for(&order_number, order.id);
+        let mut run = Run {
+            store: &store,
+            job,
+            order: &order,
+            mapping: &mapping,
+            ctx: &ctx,
+            state: &mut state,
+            lookups: None,
+            problems: Vec::new(),
+        };
+        let mut outcome = None;
 
-        // A previous attempt may have created the invoice and died before recording it.
-        if state.status == SyncStatus::Creating {
-            if let Some(found) = self.xero.find_invoice_by_number(&ctx, &number).await? {
-                return self
-                    .record_created(
-                        state,
-                        &order,
-                        modified,
-                        &found.invoice_id,
-                        &found.invoice_number,
-                        found.total,
-                        &ctx,
-                        true,
-                    )
-                    .await;
+        if wants_quote {
+            self.quote_step(&mut run).await?;
+        } else if run.state.invoice_id.is_none() && wants_invoice {
+            if run.state.quote.is_some() {
+                self.accept_quote(&mut run).await?;
+            }
+            outcome = Some(self.create_invoice_step(&mut run, &number).await?);
+        }
+        if run.state.invoice_id.is_some() {
+            if !cancelling {
+                self.edit_step(&mut run).await?;
+                if paid && mapping.payments.record {
+                    self.payment_step(&mut run).await?;
+                }
+            }
+            self.refund_steps(&mut run).await?;
+            if cancelling {
+                self.cancel_step(&mut run).await?;
             }
         }
 
-        let tax_rates = self.tax_rates(&store.id, &ctx).await?;
-        let contact_id = self.contact(&store.id, &order, &mapping, &ctx).await?;
-        let built = build_invoice(
-            &order,
-            &mapping,
-            &Lookups { contact_id: &contact_id, tax_rates: &tax_rates },
-            Some(store.site_url.as_str()),
+        // Converged: record the order version handled, and any step that could not be done.
+        let problems = std::mem::take(&mut run.problems);
+        let calls = ctx.calls();
+        state.modified_gmt = modified;
+        state.order_status = Some(order.status.clone());
+        state.xero_calls += calls;
+        state.status = if problems.is_empty() { SyncStatus::Synced } else { SyncStatus::Failed };
+        state.last_error = (!problems.is_empty()).then(|| problems.join("; "));
+        state.pending_job = (!problems.is_empty()).then(|| job.to_json());
+        self.note(
+            &mut state,
+            format!(
+                "{} handled ({} Xero calls){}",
+                job.topic,
+                calls,
+                if problems.is_empty() { String::new() } else { format!("; problems: {}", problems.join("; ")) }
+            ),
+        );
+        if !self.states.put(&state).await? {
+            return Err(SyncError::Conflict);
+        }
+        info!(store_id = %store.id, order_id = %order.id, status = %order.status, xero_calls = calls, problems = problems.len(), "order converged");
+        if !problems.is_empty() {
+            warn!(store_id = %store.id, order_id = %order.id, reason = %problems.join("; "), "order step failed");
+            return Ok(JobOutcome::Failed(problems.join("; ")));
+        }
+        Ok(outcome.unwrap_or(JobOutcome::Converged { xero_calls: calls }))
+    }
+
+    async fn note_only(&self, job: &SyncJob, what: &str) -> Result<JobOutcome, SyncError> {
+        if let Some(mut state) = self.states.get(&job.store_id, job.order_id).await? {
+            self.note(&mut state, format!("{}: {what}", job.topic));
+            if !self.states.put(&state).await? {
+                return Err(SyncError::Conflict);
+            }
+        }
+        Ok(JobOutcome::Skipped(what.to_owned()))
+    }
+
+    /// Writes the state mid-run (before or after a Xero write), keeping the revision in step.
+    async fn save(&self, state: &mut OrderState) -> Result<(), SyncError> {
+        if !self.states.put(state).await? {
+            return Err(SyncError::Conflict);
+        }
+        state.rev += 1;
+        Ok(())
+    }
+
+    async fn built_invoice(
+        &self,
+        run: &mut Run<'_>,
+        number: &str,
+    ) -> Result<crate::mapping::invoice::BuiltInvoice, SyncError> {
+        let lookups = self.lookups(run).await?;
+        let mut built = build_invoice(
+            run.order,
+            run.mapping,
+            &Lookups { contact_id: &lookups.0, tax_rates: &lookups.1 },
+            Some(run.store.site_url.as_str()),
         )
         .map_err(|e: BuildError| SyncError::Permanent(e.to_string()))?;
+        built.invoice.invoice_number = number.to_owned();
+        Ok(built)
+    }
+
+    async fn lookups(&self, run: &mut Run<'_>) -> Result<(String, HashMap<String, Decimal>), SyncError> {
+        if let Some(l) = &run.lookups {
+            return Ok(l.clone());
+        }
+        let rates = self.tax_rates(&run.store.id, run.ctx).await?;
+        let contact = self.contact(&run.store.id, run.order, run.mapping, run.ctx).await?;
+        run.lookups = Some((contact, rates));
+        Ok(run.lookups.clone().unwrap_or_default())
+    }
+
+    async fn create_invoice_step(&self, run: &mut Run<'_>, number: &str) -> Result<JobOutcome, SyncError> {
+        let ctx = run.ctx;
+        // A previous attempt may have created the invoice and died before recording it.
+        if run.state.status == SyncStatus::Creating {
+            if let Some(found) = self.xero.find_invoice_by_number(ctx, number).await? {
+                return Ok(self.record_invoice(run, &found.invoice_id, number, found.total, None, true));
+            }
+        }
+        let built = self.built_invoice(run, number).await?;
         let wanted: Vec<NewItem> = built
             .invoice
             .line_items
             .iter()
             .filter_map(|line| {
                 let code = line.item_code.as_ref()?;
-                (mapping.accounts.shipping_item.as_deref() != Some(code.as_str())).then(|| NewItem {
+                (run.mapping.accounts.shipping_item.as_deref() != Some(code.as_str())).then(|| NewItem {
                     code: code.clone(),
                     name: line.description.chars().take(50).collect(),
                     description: line.description.chars().take(4000).collect(),
@@ -308,34 +419,30 @@ impl SyncDeps {
                 })
             })
             .collect();
-        self.ensure_items(&store.id, wanted, &ctx).await?;
+        self.ensure_items(&run.store.id, wanted, ctx).await?;
 
         // Mark before creating, so a crash after Xero's answer is recoverable by number.
-        state.status = SyncStatus::Creating;
-        state.invoice_number = Some(number.clone());
-        self.note(&mut state, format!("{} creating invoice {number}", job.topic));
-        if !self.states.put(&state).await? {
-            return Err(SyncError::Conflict);
-        }
-        state.rev += 1;
-        let key = idempotency_key(&[store.id.as_str(), &order.id.to_string(), &number, &state.attempts.to_string()]);
-        let created = match self.xero.create_invoice(&ctx, &built.invoice, &key).await {
+        run.state.status = SyncStatus::Creating;
+        run.state.invoice_number = Some(number.to_owned());
+        self.note(run.state, format!("{} creating invoice {number}", run.job.topic));
+        self.save(run.state).await?;
+        let key = idempotency_key(&[
+            run.store.id.as_str(),
+            &run.order.id.to_string(),
+            number,
+            &run.state.attempts.to_string(),
+        ]);
+        let hash = content_hash(&built.invoice);
+        let created = match self.xero.create_invoice(ctx, &built.invoice, &key).await {
             Ok(inv) => inv,
             Err(XeroApiError::Validation(msgs)) if msgs.iter().any(|m| m.contains("must be unique")) => {
-                match self.xero.find_invoice_by_number(&ctx, &number).await? {
-                    Some(found) if found.total == order.total || found.invoice_number == number => {
-                        return self
-                            .record_created(
-                                state,
-                                &order,
-                                modified,
-                                &found.invoice_id,
-                                &number,
-                                found.total,
-                                &ctx,
-                                true,
-                            )
-                            .await;
+                match self.xero.find_invoice_by_number(ctx, number).await? {
+                    Some(found)
+                        if found.reference == run.order.number
+                            || found.reference.is_empty()
+                            || found.total == run.order.total =>
+                    {
+                        return Ok(self.record_invoice(run, &found.invoice_id, number, found.total, Some(hash), true));
                     }
                     _ => {
                         return Err(SyncError::Permanent(format!(
@@ -349,53 +456,465 @@ impl SyncDeps {
             }
             Err(e) => return Err(e.into()),
         };
-        if created.total != built.expected.total || created.total != order.total {
-            warn!(store_id = %store.id, order_id = %order.id, xero_total = %created.total, woo_total = %order.total, "Xero total differs from the order total");
+        if created.total != run.order.total {
+            warn!(store_id = %run.store.id, order_id = %run.order.id, xero_total = %created.total, woo_total = %run.order.total, "Xero total differs from the order total");
         }
-        self.record_created(
-            state,
-            &order,
-            modified,
-            &created.invoice_id,
-            &created.invoice_number,
-            created.total,
-            &ctx,
-            false,
-        )
-        .await
+        let outcome =
+            self.record_invoice(run, &created.invoice_id, &created.invoice_number, created.total, Some(hash), false);
+        self.save(run.state).await?;
+        Ok(outcome)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn record_created(
+    fn record_invoice(
         &self,
-        mut state: OrderState,
-        order: &Order,
-        modified: Option<String>,
+        run: &mut Run<'_>,
         invoice_id: &str,
         number: &str,
         total: Decimal,
-        ctx: &XeroCtx,
+        hash: Option<String>,
         adopted: bool,
-    ) -> Result<JobOutcome, SyncError> {
+    ) -> JobOutcome {
+        let state = &mut *run.state;
         state.status = SyncStatus::Synced;
         state.invoice_id = Some(invoice_id.to_owned());
         state.invoice_number = Some(number.to_owned());
         state.total = Some(format!("{total:.2}"));
-        state.modified_gmt = modified;
-        state.order_status = Some(order.status.clone());
-        state.last_error = None;
-        state.xero_calls += ctx.calls();
-        let verb = if adopted { "found existing" } else { "created" };
-        self.note(&mut state, format!("{verb} invoice {number} (total {total}, {} Xero calls)", ctx.calls()));
-        if !self.states.put(&state).await? {
-            return Err(SyncError::Conflict);
+        if hash.is_some() {
+            state.invoice_hash = hash;
         }
-        info!(store_id = %state.store_id, order_id = %order.id, invoice_number = number, total = %total, woo_total = %order.total, xero_calls = ctx.calls(), adopted, "invoice synced");
-        Ok(if adopted {
+        let verb = if adopted { "found existing" } else { "created" };
+        self.note(state, format!("{verb} invoice {number} (total {total:.2})"));
+        info!(store_id = %state.store_id, order_id = %run.order.id, invoice_number = number, total = %total, woo_total = %run.order.total, adopted, "invoice synced");
+        if adopted {
             JobOutcome::Adopted { invoice_number: number.to_owned() }
         } else {
-            JobOutcome::Created { invoice_number: number.to_owned(), xero_calls: ctx.calls() }
-        })
+            JobOutcome::Created { invoice_number: number.to_owned(), xero_calls: run.ctx.calls() }
+        }
+    }
+
+    /// An unpaid invoice follows the order (rewritten in place); a paid one gets a History note.
+    async fn edit_step(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
+        let Some(invoice_id) = run.state.invoice_id.clone() else { return Ok(()) };
+        let number = run.state.invoice_number.clone().unwrap_or_default();
+        let built = self.built_invoice(run, &number).await?;
+        let hash = content_hash(&built.invoice);
+        let Some(previous) = run.state.invoice_hash.clone() else {
+            run.state.invoice_hash = Some(hash);
+            return Ok(());
+        };
+        if previous == hash {
+            return Ok(());
+        }
+        let current = self.xero.get_invoice(run.ctx, &invoice_id).await?;
+        let settled =
+            current.amount_paid > Decimal::ZERO || current.amount_credited > Decimal::ZERO || current.status == "PAID";
+        if settled || matches!(current.status.as_str(), "VOIDED" | "DELETED") {
+            let modified = run.order.date_modified_gmt.clone().unwrap_or_default();
+            let note_key = format!("edit:{modified}");
+            if !run.state.history_notes.contains(&note_key) {
+                let details = format!(
+                    "WooCommerce order {} changed after payment (modified {modified} GMT; order total {:.2}, invoice total {:.2}). The invoice was not changed; review it.",
+                    run.order.number, run.order.total, current.total
+                );
+                let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "history", &modified]);
+                self.xero.add_invoice_history(run.ctx, &invoice_id, &details, &key).await?;
+                run.state.history_notes.push(note_key);
+                self.note(
+                    run.state,
+                    format!("order changed after payment: History note added to {number}; invoice unchanged"),
+                );
+                self.save(run.state).await?;
+            }
+            return Ok(());
+        }
+        let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "update", &hash]);
+        let updated = match self.xero.update_invoice(run.ctx, &invoice_id, &built.invoice, &key).await {
+            Ok(u) => u,
+            Err(XeroApiError::Validation(msgs)) => {
+                run.problems.push(format!("updating invoice {number}: {}", msgs.join("; ")));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        run.state.invoice_hash = Some(hash);
+        run.state.total = Some(format!("{:.2}", updated.total));
+        self.note(run.state, format!("invoice {number} updated in place (total {:.2})", updated.total));
+        self.save(run.state).await
+    }
+
+    async fn payment_step(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
+        if run.state.payment.is_some() {
+            return Ok(());
+        }
+        let Some(invoice_id) = run.state.invoice_id.clone() else { return Ok(()) };
+        let Some(account) = run.mapping.payments.accounts.get(&run.order.payment_method).cloned() else {
+            run.problems.push(format!(
+                "payment not recorded: gateway {:?} has no Xero bank account in the mapping (add payments.accounts.{})",
+                run.order.payment_method, run.order.payment_method
+            ));
+            return Ok(());
+        };
+        let invoice = self.xero.get_invoice(run.ctx, &invoice_id).await?;
+        if run.state.payment_pending {
+            // Crashed after paying? Xero's invoice tells.
+            if let Some(p) = invoice.payments.first() {
+                run.state.payment = Some(DocRef { id: p.payment_id.clone(), amount: format!("{:.2}", p.amount) });
+                run.state.payment_pending = false;
+                self.note(run.state, format!("found existing payment of {:.2}", p.amount));
+                return self.save(run.state).await;
+            }
+        }
+        if invoice.status == "DRAFT" {
+            run.problems.push(
+                "payment not recorded: the invoice is a DRAFT (Xero takes payments on AUTHORISED invoices)".into(),
+            );
+            return Ok(());
+        }
+        let amount = run.order.total.min(invoice.amount_due);
+        if amount <= Decimal::ZERO {
+            return Ok(());
+        }
+        run.state.payment_pending = true;
+        self.save(run.state).await?;
+        let date = run.order.date_paid_gmt.as_deref().and_then(|d| d.get(..10)).unwrap_or_default().to_owned();
+        let reference = if run.order.transaction_id.is_empty() {
+            format!("WooCommerce order {}", run.order.number)
+        } else {
+            run.order.transaction_id.clone()
+        };
+        let key = idempotency_key(&[
+            run.store.id.as_str(),
+            &run.order.id.to_string(),
+            "payment",
+            &run.state.attempts.to_string(),
+        ]);
+        match self.xero.create_payment(run.ctx, "Invoice", &invoice_id, &account, &date, amount, &reference, &key).await
+        {
+            Ok(p) => {
+                run.state.payment = Some(DocRef { id: p.payment_id, amount: format!("{amount:.2}") });
+                run.state.payment_pending = false;
+                self.note(run.state, format!("payment of {amount:.2} recorded on account {account} ({reference})"));
+                self.save(run.state).await
+            }
+            Err(XeroApiError::Validation(msgs)) => {
+                run.state.payment_pending = false;
+                run.problems.push(format!("payment not recorded: {}", msgs.join("; ")));
+                self.save(run.state).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn refund_details(&self, run: &Run<'_>) -> Result<Vec<RefundDetail>, SyncError> {
+        match self.woo_keys.woo_keys(&run.store.id).await? {
+            Some(keys) => {
+                let body = self.woo.refunds(&run.store.site_url, &keys, run.order.id).await?;
+                Ok(serde_json::from_slice(&body).unwrap_or_default())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Each WooCommerce refund becomes exactly one credit note, allocated or cash-refunded.
+    async fn refund_steps(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
+        // Refunds deleted in WooCommerce are reported, and their credit notes kept.
+        for cn in run.state.credit_notes.iter_mut() {
+            if cn.refund_id != 0 && !cn.deleted_in_woo && !run.order.refunds.iter().any(|r| r.id == cn.refund_id) {
+                cn.deleted_in_woo = true;
+                let msg = format!(
+                    "refund {} was deleted in WooCommerce; credit note {} is kept for review",
+                    cn.refund_id, cn.number
+                );
+                warn!(order_id = %run.order.id, "{msg}");
+                run.state.events.push(format!("{} {msg}", crate::clock::rfc3339(self.clock.now())));
+            }
+        }
+        let new_refunds: Vec<_> = run
+            .order
+            .refunds
+            .iter()
+            .filter(|r| r.id > 0 && !r.total.is_zero())
+            .filter(|r| run.state.credit_notes.iter().find(|c| c.refund_id == r.id).is_none_or(|c| c.settled.is_none()))
+            .cloned()
+            .collect();
+        if new_refunds.is_empty() {
+            return Ok(());
+        }
+        let details = self.refund_details(run).await?;
+        for refund in new_refunds {
+            let detail = details.iter().find(|d| d.id == refund.id);
+            let reason = if refund.reason.is_empty() { String::new() } else { format!(": {}", refund.reason) };
+            let description = format!("Refund {} of order {}{reason}", refund.id, run.order.number);
+            let date = detail.and_then(|d| d.date_created.as_deref()).and_then(|d| d.get(..10)).map(str::to_owned);
+            self.credit_step(run, refund.id, refund.total.abs(), &description, detail, date).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates (once) and settles (once) one credit note.
+    async fn credit_step(
+        &self,
+        run: &mut Run<'_>,
+        refund_id: u64,
+        amount: Decimal,
+        description: &str,
+        detail: Option<&RefundDetail>,
+        date: Option<String>,
+    ) -> Result<(), SyncError> {
+        let Some(invoice_id) = run.state.invoice_id.clone() else { return Ok(()) };
+        let invoice_number = run.state.invoice_number.clone().unwrap_or_default();
+        let suffix = if refund_id == 0 { "CANCEL".to_owned() } else { refund_id.to_string() };
+        let number = format!("{invoice_number}-CN{suffix}");
+        let date = date.unwrap_or_else(|| self.clock.now().date().to_string());
+        if !run.state.credit_notes.iter().any(|c| c.refund_id == refund_id) {
+            run.state.credit_notes.push(CreditNoteState {
+                refund_id,
+                number: number.clone(),
+                amount: format!("{amount:.2}"),
+                id: None,
+                settled: None,
+                deleted_in_woo: false,
+            });
+        }
+        let idx = run.state.credit_notes.iter().position(|c| c.refund_id == refund_id).unwrap_or_default();
+        if run.state.credit_notes[idx].id.is_none() {
+            // Marked before the write: a retry looks the credit note up by number first.
+            self.save(run.state).await?;
+            let existing = self.xero.find_credit_note(run.ctx, &number).await?;
+            let id = match existing {
+                Some(found) => found.credit_note_id,
+                None => {
+                    let lookups = self.lookups(run).await?;
+                    let built = self.built_invoice(run, &invoice_number).await?;
+                    let note = build_credit_note(
+                        run.order,
+                        detail,
+                        amount,
+                        description,
+                        &number,
+                        &date,
+                        &built.invoice.line_items,
+                        run.mapping,
+                        &Lookups { contact_id: &lookups.0, tax_rates: &lookups.1 },
+                    )
+                    .map_err(|e| SyncError::Permanent(e.to_string()))?;
+                    let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "credit", &number]);
+                    match self.xero.create_credit_note(run.ctx, &note, &key).await {
+                        Ok(created) => created.credit_note_id,
+                        Err(XeroApiError::Validation(msgs)) => {
+                            run.problems.push(format!("credit note {number} not created: {}", msgs.join("; ")));
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            };
+            run.state.credit_notes[idx].id = Some(id);
+            self.note(run.state, format!("credit note {number} for {amount:.2} created"));
+            self.save(run.state).await?;
+        }
+        if run.state.credit_notes[idx].settled.is_some() {
+            return Ok(());
+        }
+        let credit_id = run.state.credit_notes[idx].id.clone().unwrap_or_default();
+        let note = self.xero.find_credit_note(run.ctx, &number).await?;
+        if note.as_ref().is_some_and(|n| n.remaining_credit.is_zero()) {
+            // Settled by an attempt that died before recording it.
+            run.state.credit_notes[idx].settled = Some("settled".into());
+            return self.save(run.state).await;
+        }
+        let invoice = self.xero.get_invoice(run.ctx, &invoice_id).await?;
+        let settle_date = date.clone();
+        if invoice.amount_due >= amount && invoice.status == "AUTHORISED" {
+            let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "allocate", &number]);
+            match self.xero.allocate_credit_note(run.ctx, &credit_id, &invoice_id, amount, &settle_date, &key).await {
+                Ok(()) => {
+                    run.state.credit_notes[idx].settled = Some("allocated".into());
+                    self.note(run.state, format!("credit note {number} allocated to {invoice_number}"));
+                }
+                Err(XeroApiError::Validation(msgs)) => {
+                    run.problems.push(format!("allocating {number}: {}", msgs.join("; ")))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else if run.mapping.refunds.when_paid == PaidRefund::LeaveOpen {
+            run.state.credit_notes[idx].settled = Some("open".into());
+            self.note(run.state, format!("credit note {number} left open (refunds.when_paid = leave_open)"));
+        } else {
+            let Some(account) = run.mapping.payments.accounts.get(&run.order.payment_method).cloned() else {
+                run.problems.push(format!(
+                    "credit note {number} not refunded: gateway {:?} has no Xero bank account in the mapping (payments.accounts)",
+                    run.order.payment_method
+                ));
+                return self.save(run.state).await;
+            };
+            let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "cash-refund", &number]);
+            let reference = format!("Refund of WooCommerce order {}", run.order.number);
+            match self
+                .xero
+                .create_payment(run.ctx, "CreditNote", &credit_id, &account, &settle_date, amount, &reference, &key)
+                .await
+            {
+                Ok(_) => {
+                    run.state.credit_notes[idx].settled = Some("refunded".into());
+                    self.note(run.state, format!("credit note {number} refunded from account {account}"));
+                }
+                Err(XeroApiError::Validation(msgs)) => {
+                    run.problems.push(format!("refunding {number}: {}", msgs.join("; ")))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.save(run.state).await
+    }
+
+    /// Cancelled or failed after an invoice exists: delete a draft, void an unpaid invoice, credit
+    /// what was paid and not yet refunded. Never both a void and a credit note.
+    async fn cancel_step(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
+        if run.state.cancelled.is_some() {
+            return Ok(());
+        }
+        let Some(invoice_id) = run.state.invoice_id.clone() else { return Ok(()) };
+        let number = run.state.invoice_number.clone().unwrap_or_default();
+        let invoice = self.xero.get_invoice(run.ctx, &invoice_id).await?;
+        let paid = invoice.amount_paid;
+        let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "cancel"]);
+        let done = match invoice.status.as_str() {
+            "VOIDED" => "voided",
+            "DELETED" => "deleted",
+            "DRAFT" | "SUBMITTED" => {
+                self.xero.set_invoice_status(run.ctx, &invoice_id, "DELETED", &key).await?;
+                "deleted"
+            }
+            "AUTHORISED" if paid.is_zero() && invoice.amount_credited.is_zero() => {
+                self.xero.set_invoice_status(run.ctx, &invoice_id, "VOIDED", &key).await?;
+                "voided"
+            }
+            _ => {
+                let refunded: Decimal = run
+                    .state
+                    .credit_notes
+                    .iter()
+                    .filter(|c| c.refund_id != 0)
+                    .filter_map(|c| c.amount.parse::<Decimal>().ok())
+                    .sum();
+                let unrefunded = (paid - refunded).max(Decimal::ZERO);
+                if unrefunded > Decimal::ZERO {
+                    let description = format!("Cancellation of order {} (paid, not refunded)", run.order.number);
+                    self.credit_step(run, 0, unrefunded, &description, None, None).await?;
+                    if run.state.credit_notes.iter().any(|c| c.refund_id == 0 && c.id.is_none()) {
+                        return Ok(());
+                    }
+                }
+                "credited"
+            }
+        };
+        run.state.cancelled = Some(done.to_owned());
+        self.note(run.state, format!("order {}: invoice {number} {done}", run.order.status));
+        self.save(run.state).await
+    }
+
+    /// Quote mode: a pending or on-hold order is a quote, created once and updated as it changes.
+    async fn quote_step(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
+        let order_number =
+            if run.order.number.is_empty() { run.order.id.to_string() } else { run.order.number.clone() };
+        let number = run.mapping.quote_number_for(&order_number, run.order.id);
+        let built = self.built_invoice(run, &number).await?;
+        let date = built.invoice.date.clone();
+        let expiry = time::Date::parse(&date, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(|d| d.saturating_add(time::Duration::days(i64::from(run.mapping.quotes.expiry_days))).to_string())
+            .unwrap_or_else(|_| date.clone());
+        let quote = Quote {
+            contact: built.invoice.contact.clone(),
+            line_items: built.invoice.line_items.clone(),
+            date,
+            expiry_date: expiry,
+            line_amount_types: built.invoice.line_amount_types,
+            quote_number: number.clone(),
+            reference: order_number.clone(),
+            currency_code: built.invoice.currency_code.clone(),
+            status: run.mapping.quotes.status.clone(),
+            title: format!("WooCommerce order {order_number}"),
+        };
+        let hash = content_hash(&quote);
+        match run.state.quote.clone() {
+            Some(QuoteState { id: Some(id), hash: Some(h), .. }) if h == hash => {
+                let _ = id;
+                Ok(())
+            }
+            Some(QuoteState { id: Some(id), .. }) => {
+                let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "quote-update", &hash]);
+                let updated = self.xero.update_quote(run.ctx, &id, &quote, &key).await?;
+                run.state.quote =
+                    Some(QuoteState { id: Some(id), number: number.clone(), status: updated.status, hash: Some(hash) });
+                self.note(run.state, format!("quote {number} updated (total {:.2})", updated.total));
+                self.save(run.state).await
+            }
+            _ => {
+                if run.state.quote.is_none() {
+                    run.state.quote =
+                        Some(QuoteState { id: None, number: number.clone(), status: "pending".into(), hash: None });
+                    self.save(run.state).await?;
+                }
+                let record = match self.xero.find_quote(run.ctx, &number).await? {
+                    Some(found) => found,
+                    None => {
+                        let key =
+                            idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "quote", &number]);
+                        match self.xero.create_quote(run.ctx, &quote, &key).await {
+                            Ok(q) => q,
+                            Err(XeroApiError::Validation(msgs)) => {
+                                return Err(SyncError::Permanent(format!(
+                                    "Xero rejected the quote: {}",
+                                    msgs.join("; ")
+                                )))
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                };
+                run.state.quote = Some(QuoteState {
+                    id: Some(record.quote_id),
+                    number: number.clone(),
+                    status: record.status,
+                    hash: Some(hash),
+                });
+                run.state.status = SyncStatus::Synced;
+                self.note(run.state, format!("quote {number} created (total {:.2})", record.total));
+                self.save(run.state).await
+            }
+        }
+    }
+
+    /// The order was paid: its quote is accepted (sent first if still a draft), then invoiced.
+    async fn accept_quote(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
+        let Some(QuoteState { id: Some(id), number, status, hash }) = run.state.quote.clone() else { return Ok(()) };
+        if status == "ACCEPTED" || status == "INVOICED" {
+            return Ok(());
+        }
+        let built = self.built_invoice(run, &number).await?;
+        let mut quote = Quote {
+            contact: built.invoice.contact.clone(),
+            line_items: built.invoice.line_items.clone(),
+            date: built.invoice.date.clone(),
+            expiry_date: built.invoice.due_date.clone(),
+            line_amount_types: built.invoice.line_amount_types,
+            quote_number: number.clone(),
+            reference: built.invoice.reference.clone(),
+            currency_code: built.invoice.currency_code.clone(),
+            status: "SENT".into(),
+            title: format!("WooCommerce order {}", built.invoice.reference),
+        };
+        if status == "DRAFT" {
+            let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "quote-sent", &number]);
+            self.xero.update_quote(run.ctx, &id, &quote, &key).await?;
+        }
+        quote.status = "ACCEPTED".into();
+        let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "quote-accepted", &number]);
+        let accepted = self.xero.update_quote(run.ctx, &id, &quote, &key).await?;
+        run.state.quote = Some(QuoteState { id: Some(id), number: number.clone(), status: accepted.status, hash });
+        self.note(run.state, format!("quote {number} accepted"));
+        self.save(run.state).await
     }
 
     async fn tax_rates(&self, store: &StoreId, ctx: &XeroCtx) -> Result<HashMap<String, Decimal>, SyncError> {

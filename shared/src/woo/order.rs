@@ -199,8 +199,29 @@ pub struct TaxLine {
 pub struct RefundSummary {
     #[serde(deserialize_with = "de_u64")]
     pub id: u64,
+    #[serde(deserialize_with = "de_string", alias = "refund")]
+    pub reason: String,
+    /// Negative, as WooCommerce sends it.
     #[serde(deserialize_with = "de_lenient")]
     pub total: Decimal,
+}
+
+/// `GET /orders/{id}/refunds`: a refund with its lines (negative quantities and totals).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RefundDetail {
+    #[serde(deserialize_with = "de_u64")]
+    pub id: u64,
+    #[serde(deserialize_with = "de_opt_string")]
+    pub date_created: Option<String>,
+    /// Positive.
+    #[serde(deserialize_with = "de_lenient")]
+    pub amount: Decimal,
+    #[serde(deserialize_with = "de_string")]
+    pub reason: String,
+    pub line_items: Vec<LineItem>,
+    pub shipping_lines: Vec<ShippingLine>,
+    pub fee_lines: Vec<FeeLine>,
 }
 
 impl Order {
@@ -214,6 +235,11 @@ impl Order {
             + self.fee_lines.iter().map(|f| f.total).sum::<Decimal>()
             + self.shipping_lines.iter().map(|s| s.total).sum::<Decimal>()
             + self.total_tax
+    }
+
+    /// The order's date in the shop's time zone (YYYY-MM-DD).
+    pub fn local_date(&self) -> Option<String> {
+        self.date_created.as_deref().or(self.date_created_gmt.as_deref()).and_then(|d| d.get(..10)).map(str::to_owned)
     }
 
     /// The customer's display name: billing name, else company, else email.

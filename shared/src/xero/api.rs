@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
-use super::model::{ContactRecord, Invoice, InvoiceRecord, ItemRecord, NewContact, NewItem, TaxRateRecord};
+use super::model::{
+    ContactRecord, CreditNote, CreditNoteRecord, Invoice, InvoiceRecord, ItemRecord, NewContact, NewItem,
+    PaymentRecord, Quote, QuoteRecord, TaxRateRecord,
+};
 use crate::error::BoxError;
 
 /// Who a call is for, and a counter of the calls made for the current job.
@@ -74,6 +77,68 @@ pub trait XeroAccounting: Send + Sync {
     ) -> Result<Vec<Result<ItemRecord, Vec<String>>>, XeroApiError>;
     async fn find_invoice_by_number(&self, ctx: &XeroCtx, number: &str) -> Result<Option<InvoiceRecord>, XeroApiError>;
     async fn create_invoice(&self, ctx: &XeroCtx, invoice: &Invoice, key: &str) -> Result<InvoiceRecord, XeroApiError>;
+    async fn get_invoice(&self, ctx: &XeroCtx, invoice_id: &str) -> Result<InvoiceRecord, XeroApiError>;
+    /// Rewrites an invoice in place (same InvoiceID and number): lines, totals, dates.
+    async fn update_invoice(
+        &self,
+        ctx: &XeroCtx,
+        invoice_id: &str,
+        invoice: &Invoice,
+        key: &str,
+    ) -> Result<InvoiceRecord, XeroApiError>;
+    /// `VOIDED` (authorised, unpaid) or `DELETED` (draft).
+    async fn set_invoice_status(
+        &self,
+        ctx: &XeroCtx,
+        invoice_id: &str,
+        status: &str,
+        key: &str,
+    ) -> Result<InvoiceRecord, XeroApiError>;
+    async fn add_invoice_history(
+        &self,
+        ctx: &XeroCtx,
+        invoice_id: &str,
+        details: &str,
+        key: &str,
+    ) -> Result<(), XeroApiError>;
+    /// A payment against an invoice or a credit note (`target` is `Invoice` or `CreditNote`).
+    #[allow(clippy::too_many_arguments)]
+    async fn create_payment(
+        &self,
+        ctx: &XeroCtx,
+        target: &str,
+        target_id: &str,
+        account_code: &str,
+        date: &str,
+        amount: rust_decimal::Decimal,
+        reference: &str,
+        key: &str,
+    ) -> Result<PaymentRecord, XeroApiError>;
+    async fn create_credit_note(
+        &self,
+        ctx: &XeroCtx,
+        note: &CreditNote,
+        key: &str,
+    ) -> Result<CreditNoteRecord, XeroApiError>;
+    async fn find_credit_note(&self, ctx: &XeroCtx, number: &str) -> Result<Option<CreditNoteRecord>, XeroApiError>;
+    async fn allocate_credit_note(
+        &self,
+        ctx: &XeroCtx,
+        credit_note_id: &str,
+        invoice_id: &str,
+        amount: rust_decimal::Decimal,
+        date: &str,
+        key: &str,
+    ) -> Result<(), XeroApiError>;
+    async fn create_quote(&self, ctx: &XeroCtx, quote: &Quote, key: &str) -> Result<QuoteRecord, XeroApiError>;
+    async fn update_quote(
+        &self,
+        ctx: &XeroCtx,
+        quote_id: &str,
+        quote: &Quote,
+        key: &str,
+    ) -> Result<QuoteRecord, XeroApiError>;
+    async fn find_quote(&self, ctx: &XeroCtx, number: &str) -> Result<Option<QuoteRecord>, XeroApiError>;
 }
 
 pub struct HttpXeroAccounting {
@@ -138,11 +203,25 @@ impl HttpXeroAccounting {
         idempotency_key: &str,
         extra_query: &[(&str, &str)],
     ) -> Result<T, XeroApiError> {
+        self.write_one(ctx, reqwest::Method::PUT, path, key, element, idempotency_key, extra_query).await
+    }
+
+    /// PUT or POST `{"<key>": [element]}`, as `create_one`.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_one<T: DeserializeOwned>(
+        &self,
+        ctx: &XeroCtx,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        element: serde_json::Value,
+        idempotency_key: &str,
+        extra_query: &[(&str, &str)],
+    ) -> Result<T, XeroApiError> {
         let body = serde_json::json!({ key: [element] });
         let mut query = vec![("summarizeErrors", "false")];
         query.extend_from_slice(extra_query);
-        let resp: serde_json::Value =
-            self.call(ctx, reqwest::Method::PUT, path, &query, Some((&body, idempotency_key))).await?;
+        let resp: serde_json::Value = self.call(ctx, method, path, &query, Some((&body, idempotency_key))).await?;
         let first = resp
             .get(key)
             .and_then(|l| l.get(0))
@@ -196,7 +275,14 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
 struct List<T> {
-    #[serde(alias = "Contacts", alias = "Items", alias = "Invoices", alias = "TaxRates")]
+    #[serde(
+        alias = "Contacts",
+        alias = "Items",
+        alias = "Invoices",
+        alias = "TaxRates",
+        alias = "CreditNotes",
+        alias = "Quotes"
+    )]
     items: Vec<T>,
 }
 
@@ -267,5 +353,150 @@ impl XeroAccounting for HttpXeroAccounting {
 
     async fn create_invoice(&self, ctx: &XeroCtx, invoice: &Invoice, key: &str) -> Result<InvoiceRecord, XeroApiError> {
         self.create_one(ctx, "/Invoices", "Invoices", to_json(invoice), key, &[("unitdp", "4")]).await
+    }
+
+    async fn get_invoice(&self, ctx: &XeroCtx, invoice_id: &str) -> Result<InvoiceRecord, XeroApiError> {
+        let list: List<InvoiceRecord> =
+            self.call(ctx, reqwest::Method::GET, &format!("/Invoices/{invoice_id}"), &[("unitdp", "4")], None).await?;
+        list.items
+            .into_iter()
+            .next()
+            .ok_or_else(|| XeroApiError::Refused { status: 404, message: format!("invoice {invoice_id} not found") })
+    }
+
+    async fn update_invoice(
+        &self,
+        ctx: &XeroCtx,
+        invoice_id: &str,
+        invoice: &Invoice,
+        key: &str,
+    ) -> Result<InvoiceRecord, XeroApiError> {
+        let mut element = to_json(invoice);
+        element["InvoiceID"] = invoice_id.into();
+        self.write_one(
+            ctx,
+            reqwest::Method::POST,
+            &format!("/Invoices/{invoice_id}"),
+            "Invoices",
+            element,
+            key,
+            &[("unitdp", "4")],
+        )
+        .await
+    }
+
+    async fn set_invoice_status(
+        &self,
+        ctx: &XeroCtx,
+        invoice_id: &str,
+        status: &str,
+        key: &str,
+    ) -> Result<InvoiceRecord, XeroApiError> {
+        let element = serde_json::json!({ "InvoiceID": invoice_id, "Status": status });
+        self.write_one(ctx, reqwest::Method::POST, &format!("/Invoices/{invoice_id}"), "Invoices", element, key, &[])
+            .await
+    }
+
+    async fn add_invoice_history(
+        &self,
+        ctx: &XeroCtx,
+        invoice_id: &str,
+        details: &str,
+        key: &str,
+    ) -> Result<(), XeroApiError> {
+        let body = serde_json::json!({ "HistoryRecords": [{ "Details": details }] });
+        let _: serde_json::Value = self
+            .call(ctx, reqwest::Method::PUT, &format!("/Invoices/{invoice_id}/History"), &[], Some((&body, key)))
+            .await?;
+        Ok(())
+    }
+
+    async fn create_payment(
+        &self,
+        ctx: &XeroCtx,
+        target: &str,
+        target_id: &str,
+        account_code: &str,
+        date: &str,
+        amount: rust_decimal::Decimal,
+        reference: &str,
+        key: &str,
+    ) -> Result<PaymentRecord, XeroApiError> {
+        let id_field = if target == "Invoice" { "InvoiceID" } else { "CreditNoteID" };
+        let amount_json = serde_json::to_value(crate::money::Exact(amount)).unwrap_or_default();
+        let element = serde_json::json!({
+            target: { id_field: target_id },
+            "Account": { "Code": account_code },
+            "Date": date,
+            "Amount": amount_json,
+            "Reference": reference,
+        });
+        self.create_one(ctx, "/Payments", "Payments", element, key, &[]).await
+    }
+
+    async fn create_credit_note(
+        &self,
+        ctx: &XeroCtx,
+        note: &CreditNote,
+        key: &str,
+    ) -> Result<CreditNoteRecord, XeroApiError> {
+        self.create_one(ctx, "/CreditNotes", "CreditNotes", to_json(note), key, &[("unitdp", "4")]).await
+    }
+
+    async fn find_credit_note(&self, ctx: &XeroCtx, number: &str) -> Result<Option<CreditNoteRecord>, XeroApiError> {
+        let filter = format!("CreditNoteNumber==\"{}\"", number.replace('"', ""));
+        let list: List<CreditNoteRecord> =
+            self.call(ctx, reqwest::Method::GET, "/CreditNotes", &[("where", &filter)], None).await?;
+        Ok(list.items.into_iter().find(|c| c.credit_note_number == number))
+    }
+
+    async fn allocate_credit_note(
+        &self,
+        ctx: &XeroCtx,
+        credit_note_id: &str,
+        invoice_id: &str,
+        amount: rust_decimal::Decimal,
+        date: &str,
+        key: &str,
+    ) -> Result<(), XeroApiError> {
+        let amount_json = serde_json::to_value(crate::money::Exact(amount)).unwrap_or_default();
+        let body = serde_json::json!({ "Allocations": [{ "Invoice": { "InvoiceID": invoice_id }, "Amount": amount_json, "Date": date }] });
+        let resp: serde_json::Value = self
+            .call(
+                ctx,
+                reqwest::Method::PUT,
+                &format!("/CreditNotes/{credit_note_id}/Allocations"),
+                &[("summarizeErrors", "false")],
+                Some((&body, key)),
+            )
+            .await?;
+        let errors = resp.get("Allocations").and_then(|a| a.get(0)).map(element_errors).unwrap_or_default();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(XeroApiError::Validation(errors))
+        }
+    }
+
+    async fn create_quote(&self, ctx: &XeroCtx, quote: &Quote, key: &str) -> Result<QuoteRecord, XeroApiError> {
+        self.create_one(ctx, "/Quotes", "Quotes", to_json(quote), key, &[]).await
+    }
+
+    async fn update_quote(
+        &self,
+        ctx: &XeroCtx,
+        quote_id: &str,
+        quote: &Quote,
+        key: &str,
+    ) -> Result<QuoteRecord, XeroApiError> {
+        let mut element = to_json(quote);
+        element["QuoteID"] = quote_id.into();
+        self.write_one(ctx, reqwest::Method::POST, &format!("/Quotes/{quote_id}"), "Quotes", element, key, &[]).await
+    }
+
+    async fn find_quote(&self, ctx: &XeroCtx, number: &str) -> Result<Option<QuoteRecord>, XeroApiError> {
+        let list: List<QuoteRecord> =
+            self.call(ctx, reqwest::Method::GET, "/Quotes", &[("QuoteNumber", number)], None).await?;
+        Ok(list.items.into_iter().find(|q| q.quote_number == number))
     }
 }

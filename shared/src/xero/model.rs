@@ -73,9 +73,82 @@ pub struct InvoiceRecord {
     pub total: Decimal,
     #[serde(deserialize_with = "de_lenient")]
     pub amount_due: Decimal,
+    #[serde(deserialize_with = "de_lenient")]
+    pub amount_paid: Decimal,
+    #[serde(deserialize_with = "de_lenient")]
+    pub amount_credited: Decimal,
     pub currency_code: String,
+    pub reference: String,
+    pub payments: Vec<PaymentRecord>,
     pub has_errors: bool,
     pub validation_errors: Vec<ValidationError>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PaymentRecord {
+    #[serde(rename = "PaymentID")]
+    pub payment_id: String,
+    #[serde(deserialize_with = "de_lenient")]
+    pub amount: Decimal,
+    pub reference: String,
+    pub status: String,
+}
+
+/// A sales credit note (ACCRECCREDIT) as sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreditNote {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub contact: ContactRef,
+    pub line_items: Vec<LineItem>,
+    pub date: String,
+    pub line_amount_types: LineAmountTypes,
+    pub credit_note_number: String,
+    pub reference: String,
+    pub currency_code: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreditNoteRecord {
+    #[serde(rename = "CreditNoteID")]
+    pub credit_note_id: String,
+    pub credit_note_number: String,
+    pub status: String,
+    #[serde(deserialize_with = "de_lenient")]
+    pub total: Decimal,
+    #[serde(deserialize_with = "de_lenient")]
+    pub remaining_credit: Decimal,
+}
+
+/// A quote as sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Quote {
+    pub contact: ContactRef,
+    pub line_items: Vec<LineItem>,
+    pub date: String,
+    pub expiry_date: String,
+    pub line_amount_types: LineAmountTypes,
+    pub quote_number: String,
+    pub reference: String,
+    pub currency_code: String,
+    pub status: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct QuoteRecord {
+    #[serde(rename = "QuoteID")]
+    pub quote_id: String,
+    pub quote_number: String,
+    pub status: String,
+    #[serde(deserialize_with = "de_lenient")]
+    pub total: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
