@@ -24,6 +24,7 @@ pub struct Line {
     pub rates: Vec<Rate>,
 }
 
+#[derive(Clone)]
 pub struct OrderBuilder {
     pub id: u64,
     pub status: String,
@@ -38,6 +39,11 @@ pub struct OrderBuilder {
     pub fees: Vec<(String, Decimal, Vec<Rate>)>,
     pub coupons: Vec<String>,
     pub dp: u32,
+    pub paid: Option<String>,
+    pub payment_method: String,
+    pub transaction_id: String,
+    /// (refund id, amount, reason)
+    pub refunds: Vec<(u64, Decimal, String)>,
 }
 
 fn round(d: Decimal, dp: u32) -> Decimal {
@@ -69,6 +75,10 @@ impl OrderBuilder {
             fees: vec![],
             coupons: vec![],
             dp: 2,
+            paid: None,
+            payment_method: "stripe".into(),
+            transaction_id: String::new(),
+            refunds: vec![],
         }
     }
 
@@ -164,17 +174,18 @@ impl OrderBuilder {
             "id": self.id, "parent_id": 0, "number": self.id.to_string(), "order_key": format!("wc_order_{}", self.id), "created_via": "checkout",
             "version": "9.4.0", "status": self.status, "currency": self.currency, "prices_include_tax": self.prices_include_tax,
             "date_created": "2026-11-27T09:00:00", "date_created_gmt": "2026-11-27T09:00:00",
-            "date_modified": self.modified, "date_modified_gmt": self.modified, "date_paid": null, "date_paid_gmt": null,
+            "date_modified": self.modified, "date_modified_gmt": self.modified, "date_paid": self.paid, "date_paid_gmt": self.paid,
             "discount_total": s(discount_total, dp), "discount_tax": "0.00", "shipping_total": s(shipping_total, dp), "shipping_tax": s(shipping_tax, dp),
             "cart_tax": s(tax_sum, dp), "total": s(total, dp), "total_tax": s(total_tax, dp), "customer_id": 0,
             "billing": {"first_name": self.first_name, "last_name": self.last_name, "company": "", "address_1": "1 Queen St", "address_2": "",
                         "city": "Auckland", "state": "", "postcode": "1010", "country": "NZ", "email": self.email, "phone": "+64 9 000 0000"},
-            "shipping": {}, "payment_method": "stripe", "payment_method_title": "Card", "transaction_id": "",
+            "shipping": {}, "payment_method": self.payment_method, "payment_method_title": "Card", "transaction_id": self.transaction_id,
             "line_items": lines_json, "shipping_lines": shipping_json, "fee_lines": fees_json,
             "coupon_lines": self.coupons.iter().enumerate().map(|(i, c)| json!({"id": 990 + i, "code": c, "discount": "0"})).collect::<Vec<_>>(),
             "tax_lines": rate_ids.values().map(|r| json!({"id": 800 + r.id, "rate_code": r.code, "rate_id": r.id, "label": r.code, "compound": false,
                 "tax_total": "0", "shipping_tax_total": "0", "rate_percent": jnum(r.percent)})).collect::<Vec<_>>(),
-            "refunds": [], "meta_data": []
+            "refunds": self.refunds.iter().map(|(id, amount, reason)| json!({"id": id, "reason": reason, "total": format!("-{}", s(*amount, dp))})).collect::<Vec<_>>(),
+            "meta_data": []
         });
         (order, round(total, dp))
     }

@@ -125,7 +125,8 @@ impl SyncDeps {
     }
 
     async fn classify_failure(&self, job: &SyncJob, e: SyncError, receive_count: u32) -> JobOutcome {
-        let backoff = Duration::from_secs((10u64 << receive_count.min(6)).min(900));
+        // 5 s, 10 s, 20 s, … up to 15 minutes, by how often the message was received.
+        let backoff = Duration::from_secs((5u64 << receive_count.saturating_sub(1).min(8)).min(900));
         let reason = chain(&e);
         match e {
             SyncError::Xero(XeroApiError::RateLimited { retry_after, .. }) => {
@@ -400,26 +401,7 @@ impl SyncDeps {
             }
         }
         let built = self.built_invoice(run, number).await?;
-        let wanted: Vec<NewItem> = built
-            .invoice
-            .line_items
-            .iter()
-            .filter_map(|line| {
-                let code = line.item_code.as_ref()?;
-                (run.mapping.accounts.shipping_item.as_deref() != Some(code.as_str())).then(|| NewItem {
-                    code: code.clone(),
-                    name: line.description.chars().take(50).collect(),
-                    description: line.description.chars().take(4000).collect(),
-                    is_sold: true,
-                    is_purchased: false,
-                    sales_details: SalesDetails {
-                        unit_price: line.unit_amount,
-                        account_code: line.account_code.clone(),
-                    },
-                })
-            })
-            .collect();
-        self.ensure_items(&run.store.id, wanted, ctx).await?;
+        self.items_for(run, &built.invoice.line_items).await?;
 
         // Mark before creating, so a crash after Xero's answer is recoverable by number.
         run.state.status = SyncStatus::Creating;
@@ -463,6 +445,28 @@ impl SyncDeps {
             self.record_invoice(run, &created.invoice_id, &created.invoice_number, created.total, Some(hash), false);
         self.save(run.state).await?;
         Ok(outcome)
+    }
+
+    /// Every item code on these lines exists in Xero afterwards.
+    async fn items_for(&self, run: &Run<'_>, lines: &[crate::xero::model::LineItem]) -> Result<(), SyncError> {
+        let wanted: Vec<NewItem> = lines
+            .iter()
+            .filter_map(|line| {
+                let code = line.item_code.as_ref()?;
+                (run.mapping.accounts.shipping_item.as_deref() != Some(code.as_str())).then(|| NewItem {
+                    code: code.clone(),
+                    name: line.description.chars().take(50).collect(),
+                    description: line.description.chars().take(4000).collect(),
+                    is_sold: true,
+                    is_purchased: false,
+                    sales_details: SalesDetails {
+                        unit_price: line.unit_amount,
+                        account_code: line.account_code.clone(),
+                    },
+                })
+            })
+            .collect();
+        self.ensure_items(&run.store.id, wanted, run.ctx).await
     }
 
     fn record_invoice(
@@ -527,6 +531,7 @@ impl SyncDeps {
             }
             return Ok(());
         }
+        self.items_for(run, &built.invoice.line_items).await?;
         let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "update", &hash]);
         let updated = match self.xero.update_invoice(run.ctx, &invoice_id, &built.invoice, &key).await {
             Ok(u) => u,
@@ -837,6 +842,7 @@ impl SyncDeps {
             title: format!("WooCommerce order {order_number}"),
         };
         let hash = content_hash(&quote);
+        self.items_for(run, &quote.line_items).await?;
         match run.state.quote.clone() {
             Some(QuoteState { id: Some(id), hash: Some(h), .. }) if h == hash => {
                 let _ = id;
