@@ -10,10 +10,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Appends to `$XERO_TRAFFIC_DIR/<name>.jsonl` when that variable is set (scripts/test.sh sets it).
+    /// Appends to `$XERO_TRAFFIC_DIR/<name>-<pid>.jsonl` when that variable is set (scripts/test.sh
+    /// sets it). One file per process, so parallel test binaries never interleave their lines.
     pub fn from_env(name: &str) -> Self {
         let file = std::env::var("XERO_TRAFFIC_DIR").ok().and_then(|dir| {
-            let path = PathBuf::from(dir).join(format!("{name}.jsonl"));
+            let path = PathBuf::from(dir).join(format!("{name}-{}.jsonl", std::process::id()));
             std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(Mutex::new)
         });
         Recorder { file }
@@ -37,7 +38,8 @@ impl Recorder {
             "method": method, "path": path, "query": query, "body": body, "status": status, "response": response,
         });
         if let Ok(mut f) = file.lock() {
-            let _ = writeln!(f, "{line}");
+            // One write per record.
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
 }
