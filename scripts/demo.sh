@@ -60,6 +60,16 @@ for inv in invoices:
     woo = orders.get(inv.get("Reference"), "?")
     total = f'{inv["Total"]:.2f}' if isinstance(inv["Total"], (int, float)) else str(inv["Total"])
     print("  %-10s %-24s %10s %10s  %s" % (inv["InvoiceNumber"], inv["Contact"]["Name"][:24], total, woo, "yes" if total == woo else "NO"))
-print(f"  {len(invoices)} invoice(s) for {len(orders)} replayed order version(s); trashed, pending and duplicate deliveries create none.")
+print(f"  {len(invoices)} invoice(s) for {len(orders)} replayed order number(s); trashed, pending and duplicate deliveries create none.")
+books = json.load(urllib.request.urlopen(sys.argv[1].replace("/fake/invoices", "/fake/books")))
+for p in books["Payments"]:
+    kind = "payment on invoice" if p["PaymentType"] == "ACCRECPAYMENT" else "refund paid out on credit note"
+    print(f'  {kind:<32} {p["Amount"]:>8.2f}  account {p["Account"]["Code"]}  ref {p["Reference"]}')
+for n in books["CreditNotes"]:
+    print(f'  credit note {n["CreditNoteNumber"]:<20} {n["Total"]:>8.2f}  status {n["Status"]}  ({n["LineItems"][0]["Description"]})')
+for inv in books["Invoices"]:
+    print(f'  invoice {inv["InvoiceNumber"]}: status {inv["Status"]}, total {inv["Total"]:.2f}, paid {inv["AmountPaid"]:.2f}, due {inv["AmountDue"]:.2f}')
 PY
 "$ROOT/target/debug/wooxero" status "$DEMO_STORE" | sed 's/^/  /'
+log "order 1001's history (wooxero status demo 1001)"
+"$ROOT/target/debug/wooxero" status "$DEMO_STORE" 1001 | sed 's/^/  /'

@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "events")
 
 
-def order(oid, status, modified, paid=None, lines=None):
+def order(oid, status, modified, paid=None, lines=None, refunds=None):
     lines = lines or [("Pounamu pendant", "PND-01", 2, "45.00", "6.75"), ("Gift wrap", None, 1, "5.00", "0.75")]
     items = []
     for i, (name, sku, qty, total, tax) in enumerate(lines):
@@ -41,7 +41,7 @@ def order(oid, status, modified, paid=None, lines=None):
         "shipping_lines": [{"id": 8, "method_title": "Flat rate", "method_id": "flat_rate", "instance_id": "1",
                             "total": "10.00", "total_tax": "1.50", "taxes": [{"id": 1, "total": "1.5", "subtotal": ""}],
                             "meta_data": []}],
-        "fee_lines": [], "coupon_lines": [], "refunds": [], "meta_data": [],
+        "fee_lines": [], "coupon_lines": [], "refunds": refunds or [], "meta_data": [],
     }
 
 
@@ -97,6 +97,9 @@ def main():
     write("webhook-06-order-deleted-string-id.json", delivery("order.deleted", {"id": "1002"}))
     write("webhook-07-product-updated-ignored.json", delivery("product.updated", {"id": 90, "name": "Pounamu pendant"}))
     write("webhook-08-bad-signature.json", delivery("order.updated", paid, sign=False))
+    refunded = order(1001, "processing", ("2026-11-28T20:41:12", "2026-11-29T09:41:12"), paid="2026-11-27T09:14:39",
+                     refunds=[{"id": 1201, "reason": "Gift wrap not included", "total": "-5.75"}])
+    write("webhook-09-order-updated-partially-refunded.json", delivery("order.updated", refunded))
     job = {"v": 1, "store_id": DEMO_STORE, "topic": "order.updated", "order_id": 1001,
            "modified_gmt": "2026-11-27T09:14:40", "webhook_id": 3, "received_at": "2026-11-27T09:14:41Z",
            "body_sha256": "0" * 64, "body": json.dumps(paid, ensure_ascii=False)}

@@ -143,6 +143,18 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/api.xro/2.0/Quotes/{id}", get(any_with_id).post(any_with_id))
         // Not Xero: lets the local demo show what the fake holds, without a token.
         .route("/fake/invoices", get(all_invoices))
+        .route("/fake/books", get(all_books))
+}
+
+async fn all_books(State(s): State<Arc<Shared>>) -> Response {
+    let acc = lock(&s.accounting);
+    let pick =
+        |f: fn(&TenantBooks) -> &Vec<Value>| acc.tenants.values().flat_map(|b| f(b).clone()).collect::<Vec<Value>>();
+    axum::Json(json!({
+        "Invoices": pick(|b| &b.invoices), "Payments": pick(|b| &b.payments),
+        "CreditNotes": pick(|b| &b.credit_notes), "Quotes": pick(|b| &b.quotes),
+    }))
+    .into_response()
 }
 
 async fn all_invoices(State(s): State<Arc<Shared>>) -> Response {
