@@ -32,8 +32,9 @@ for _ in $(seq 1 60); do
   depth=$("$VENV/bin/python" - <<PY
 import boto3
 q = boto3.client("sqs", endpoint_url="$AWS_ENDPOINT_URL", region_name="us-east-1")
-a = q.get_queue_attributes(QueueUrl="$SYNC_QUEUE_URL", AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-print(int(a["ApproximateNumberOfMessages"]) + int(a["ApproximateNumberOfMessagesNotVisible"]))
+names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+a = q.get_queue_attributes(QueueUrl="$SYNC_QUEUE_URL", AttributeNames=names)["Attributes"]
+print(sum(int(a.get(n, 0)) for n in names))
 PY
 )
   [[ "$depth" == 0 ]] && grep -q "batch of" "$LOCAL/poller.log" && break

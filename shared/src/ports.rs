@@ -271,7 +271,11 @@ pub trait QueueControl: Send + Sync {
     /// Keeps a received message invisible for `delay` (≤ 12 h), so it comes back then.
     async fn delay(&self, receipt_handle: &str, delay: Duration) -> Result<(), StorageError>;
     /// Sends a job body again (resume, reconnect, retry).
-    async fn requeue(&self, job_json: &str) -> Result<(), StorageError>;
+    async fn requeue(&self, job_json: &str) -> Result<(), StorageError> {
+        self.requeue_after(job_json, Duration::ZERO).await
+    }
+    /// Sends a job body again, invisible for `delay` (≤ 15 minutes).
+    async fn requeue_after(&self, job_json: &str, delay: Duration) -> Result<(), StorageError>;
 }
 
 /// The store's WooCommerce REST keys, when an operator set them.

@@ -743,7 +743,12 @@ fn compute_lines(
     unitdp: u32,
 ) -> Result<(Vec<Value>, Decimal, Decimal, Decimal), Vec<String>> {
     let mut errors = Vec::new();
-    let types = el["LineAmountTypes"].as_str().unwrap_or("Exclusive");
+    // Invoices say Inclusive; quotes say INCLUSIVE.
+    let types = match el["LineAmountTypes"].as_str().unwrap_or("Exclusive").to_ascii_lowercase().as_str() {
+        "inclusive" => "Inclusive",
+        "notax" => "NoTax",
+        _ => "Exclusive",
+    };
     let lines = el["LineItems"].as_array().cloned().unwrap_or_default();
     if lines.is_empty() {
         errors.push("At least one line item must be specified".to_owned());
@@ -1020,7 +1025,7 @@ fn create_quote(books: &mut TenantBooks, el: &Value) -> Result<Value, (Value, Ve
         "QuoteID": uuid::Uuid::new_v4().to_string(), "QuoteNumber": number, "Reference": el["Reference"].as_str().unwrap_or_default(),
         "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]}, "Date": ms_date(date), "DateString": format!("{date}T00:00:00"),
         "ExpiryDate": ms_date(el["ExpiryDate"].as_str().unwrap_or(date)), "Status": el["Status"].as_str().unwrap_or("DRAFT"),
-        "LineAmountTypes": el["LineAmountTypes"].as_str().unwrap_or("Exclusive"), "LineItems": lines, "SubTotal": num(sub),
+        "LineAmountTypes": el["LineAmountTypes"].as_str().unwrap_or("EXCLUSIVE").to_ascii_uppercase(), "LineItems": lines, "SubTotal": num(sub),
         "TotalTax": num(tax), "Total": num(total), "CurrencyCode": el["CurrencyCode"].as_str().unwrap_or("NZD"),
         "Title": el["Title"].as_str().unwrap_or_default(), "UpdatedDateUTC": now_ms_date(),
     });

@@ -121,14 +121,19 @@ impl TestStack {
             .queue_url(url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
             .expect("queue attributes");
         let attrs = out.attributes.unwrap_or_default();
-        [QueueAttributeName::ApproximateNumberOfMessages, QueueAttributeName::ApproximateNumberOfMessagesNotVisible]
-            .iter()
-            .filter_map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()))
-            .sum()
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+        ]
+        .iter()
+        .filter_map(|k| attrs.get(k).and_then(|v| v.parse::<u64>().ok()))
+        .sum()
     }
 }
 

@@ -289,7 +289,11 @@ async fn rate_limit_storms_and_5xx_bursts_are_retried_without_duplicates() {
     let throttled = s.xero_calls().len();
     assert!(outcomes.iter().any(|o| o.failed > 0), "some jobs had to come back");
     let invoices = s.invoices();
-    assert_eq!(invoices.len(), 4, "every order invoiced once");
+    let mut states = Vec::new();
+    for id in 6001..6005 {
+        states.push(s.state(id).await.map(|st| (st.status, st.last_error)));
+    }
+    assert_eq!(invoices.len(), 4, "every order invoiced once: {states:?}");
     for id in 6001..6005 {
         assert_eq!(s.state(id).await.unwrap().status, SyncStatus::Synced);
     }

@@ -45,11 +45,12 @@ impl crate::ports::QueueControl for SqsJobQueue {
         Ok(())
     }
 
-    async fn requeue(&self, job_json: &str) -> Result<(), StorageError> {
+    async fn requeue_after(&self, job_json: &str, delay: std::time::Duration) -> Result<(), StorageError> {
         self.client
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(job_json)
+            .delay_seconds(delay.as_secs().min(900) as i32)
             .send()
             .await
             .map_err(|e| classify("sqs.send_message", e))?;

@@ -14,6 +14,10 @@ use crate::ports::QueueControl;
 /// Jobs of one batch run at most this many at once (Xero allows 5 concurrent calls per tenant).
 pub const BATCH_CONCURRENCY: usize = 4;
 
+/// From this receive on, a throttled job is re-sent rather than returned (the queue's
+/// maxReceiveCount is 5).
+pub const THROTTLE_REQUEUE_AT: u32 = 3;
+
 pub async fn handle_batch(deps: &SyncDeps, queue: &dyn QueueControl, event: SqsEvent) -> SqsBatchResponse {
     let failures: Vec<String> = futures::stream::iter(event.records)
         .map(|record| async move { handle_record(deps, queue, record).await })
@@ -55,7 +59,26 @@ async fn handle_record(deps: &SyncDeps, queue: &dyn QueueControl, record: SqsMes
     let outcome = deps.process(&job, receive_count).await;
     let span_fields = (job.store_id.as_str(), job.order_id.get(), job.topic.as_str());
     match &outcome {
-        JobOutcome::Retry { after, reason } => {
+        // Near the receive limit, a throttled job goes back as a fresh message (receive count
+        // reset) and the original is acknowledged; earlier, its visibility is set as for retries.
+        JobOutcome::Throttled { after, reason } if receive_count >= THROTTLE_REQUEUE_AT => {
+            tracing::warn!(
+                message_id,
+                store_id = span_fields.0,
+                order_id = span_fields.1,
+                retry_after_s = after.as_secs(),
+                reason,
+                "throttled again; re-sent as a new message"
+            );
+            match queue.requeue_after(&job.to_json(), (*after).max(Duration::from_secs(1))).await {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::warn!(message_id, error = %crate::error::chain(&e), "could not re-send the throttled job; it returns to the queue");
+                    Some(message_id)
+                }
+            }
+        }
+        JobOutcome::Retry { after, reason } | JobOutcome::Throttled { after, reason } => {
             tracing::warn!(
                 message_id,
                 store_id = span_fields.0,

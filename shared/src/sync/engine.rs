@@ -90,6 +90,12 @@ pub enum JobOutcome {
         after: Duration,
         reason: String,
     },
+    /// Xero's rate limit: back on the queue after `Retry-After`. Throttling is not the job's
+    /// fault, so it must never use up the job's receives and push it to the DLQ.
+    Throttled {
+        after: Duration,
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,12 +131,13 @@ impl SyncDeps {
     }
 
     async fn classify_failure(&self, job: &SyncJob, e: SyncError, receive_count: u32) -> JobOutcome {
-        // 5 s, 10 s, 20 s, … up to 15 minutes, by how often the message was received.
-        let backoff = Duration::from_secs((5u64 << receive_count.saturating_sub(1).min(8)).min(900));
+        // 15 s, 30 s, 60 s, 120 s … by how often the message was received (about 7.5 minutes
+        // before the fifth receive sends a job that keeps failing to the DLQ).
+        let backoff = Duration::from_secs((15u64 << receive_count.saturating_sub(1).min(6)).min(900));
         let reason = chain(&e);
         match e {
             SyncError::Xero(XeroApiError::RateLimited { retry_after, .. }) => {
-                JobOutcome::Retry { after: retry_after, reason }
+                JobOutcome::Throttled { after: retry_after, reason }
             }
             SyncError::Xero(ref x) if x.is_retryable() => JobOutcome::Retry { after: backoff, reason },
             SyncError::Token(ref t) if t.is_retryable() => JobOutcome::Retry { after: backoff, reason },

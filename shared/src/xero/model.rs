@@ -132,6 +132,8 @@ pub struct Quote {
     pub line_items: Vec<LineItem>,
     pub date: String,
     pub expiry_date: String,
+    /// Quotes spell these in capitals (`QuoteLineAmountTypes`: EXCLUSIVE, INCLUSIVE, NOTAX).
+    #[serde(serialize_with = "quote_line_amount_types")]
     pub line_amount_types: LineAmountTypes,
     pub quote_number: String,
     pub reference: String,
@@ -233,4 +235,12 @@ pub struct TaxRateRecord {
     pub status: String,
     #[serde(deserialize_with = "de_lenient")]
     pub effective_rate: Decimal,
+}
+
+fn quote_line_amount_types<S: serde::Serializer>(t: &LineAmountTypes, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match t {
+        LineAmountTypes::Exclusive => "EXCLUSIVE",
+        LineAmountTypes::Inclusive => "INCLUSIVE",
+        LineAmountTypes::NoTax => "NOTAX",
+    })
 }
