@@ -653,66 +653,14 @@ fn create_invoice(books: &mut TenantBooks, el: &Value, unitdp: u32) -> Result<Va
         errors.push(format!("Invalid status {status} for a new invoice"));
     }
     let types = el["LineAmountTypes"].as_str().unwrap_or("Exclusive");
-    let lines = el["LineItems"].as_array().cloned().unwrap_or_default();
-    if lines.is_empty() {
-        errors.push("At least one line item must be specified".to_owned());
-    }
-    let mut saved_lines = Vec::new();
-    let (mut amounts, mut tax_total) = (Decimal::ZERO, Decimal::ZERO);
-    for line in &lines {
-        let qty = dec(&line["Quantity"]).unwrap_or(Decimal::ONE);
-        let unit = dec(&line["UnitAmount"]).unwrap_or(Decimal::ZERO);
-        if unit.normalize().scale() > unitdp {
-            errors.push(format!("Unit amount {unit} has more than {unitdp} decimal places"));
-        }
-        let mut account = line["AccountCode"].as_str().map(str::to_owned);
-        if let Some(code) = line["ItemCode"].as_str() {
-            match books.items.iter().find(|i| i["Code"] == code) {
-                Some(item) => {
-                    if account.is_none() {
-                        account = item["SalesDetails"]["AccountCode"].as_str().map(str::to_owned);
-                    }
-                }
-                None => errors.push(format!("Item code '{code}' is not valid")),
-            }
-        }
-        match &account {
-            Some(code) if books.accounts.iter().any(|a| a["Code"] == code.as_str()) => {}
-            Some(code) => errors.push(format!("Account code '{code}' is not a valid code for this document.")),
-            None => errors.push("Account code must be specified".to_owned()),
-        }
-        let tax_type = line["TaxType"].as_str().unwrap_or("NONE");
-        let rate = books.tax_rates.iter().find(|t| t["TaxType"] == tax_type).and_then(|t| dec(&t["EffectiveRate"]));
-        let Some(rate) = rate else {
-            errors.push(format!(
-                "The TaxType code '{tax_type}' does not exist or cannot be used for this type of transaction."
-            ));
-            continue;
-        };
-        let line_amount = r2(qty * unit);
-        let hundred = Decimal::ONE_HUNDRED;
-        let tax = match types {
-            "NoTax" => Decimal::ZERO,
-            "Inclusive" => r2(line_amount * rate / (hundred + rate)),
-            _ => r2(line_amount * rate / hundred),
-        };
-        amounts += line_amount;
-        tax_total += tax;
-        let mut saved = line.clone();
-        saved["LineItemID"] = json!(uuid::Uuid::new_v4().to_string());
-        saved["LineAmount"] = num(line_amount);
-        saved["TaxAmount"] = num(tax);
-        saved["TaxType"] = json!(tax_type);
-        if let Some(a) = account {
-            saved["AccountCode"] = json!(a);
-        }
-        saved_lines.push(saved);
+    let computed = compute_lines(books, el, unitdp);
+    if let Err(e) = &computed {
+        errors.extend(e.iter().cloned());
     }
     if !errors.is_empty() {
         return Err((el.clone(), errors));
     }
-    let sub_total = if types == "Inclusive" { amounts - tax_total } else { amounts };
-    let total = sub_total + tax_total;
+    let (saved_lines, sub_total, tax_total, total) = computed.unwrap_or_default();
     let date = el["Date"].as_str().unwrap_or("2026-01-01");
     let due = el["DueDate"].as_str().unwrap_or(date);
     let contact = contact.unwrap_or_default();

@@ -160,11 +160,7 @@ impl SyncDeps {
 
     async fn record_failure(&self, job: &SyncJob, reason: &str) -> Result<(), SyncError> {
         for _ in 0..3 {
-            let mut state = self
-                .states
-                .get(&job.store_id, job.order_id)
-                .await?
-                .unwrap_or_else(|| OrderState::new(job.store_id.clone(), job.order_id));
+            let mut state = self.state_of(job).await?;
             // A failure after the invoice exists keeps the invoice recorded; the order shows the error.
             if state.invoice_id.is_none() {
                 state.status = SyncStatus::Failed;
@@ -181,6 +177,15 @@ impl SyncDeps {
         Err(SyncError::Conflict)
     }
 
+    /// The order's state, or a fresh one.
+    async fn state_of(&self, job: &SyncJob) -> Result<OrderState, SyncError> {
+        Ok(self
+            .states
+            .get(&job.store_id, job.order_id)
+            .await?
+            .unwrap_or_else(|| OrderState::new(job.store_id.clone(), job.order_id)))
+    }
+
     fn note(&self, state: &mut OrderState, event: String) {
         state.updated_at = rfc3339(self.clock.now());
         state.events.push(format!("{} {event}", state.updated_at));
@@ -192,11 +197,7 @@ impl SyncDeps {
 
     async fn park(&self, job: &SyncJob, why: &str) -> Result<JobOutcome, SyncError> {
         for _ in 0..3 {
-            let mut state = self
-                .states
-                .get(&job.store_id, job.order_id)
-                .await?
-                .unwrap_or_else(|| OrderState::new(job.store_id.clone(), job.order_id));
+            let mut state = self.state_of(job).await?;
             // Keep the newest job: an older one adds nothing.
             let newer = match (&state.pending_job, &job.modified_gmt) {
                 (Some(parked), Some(m)) => {
