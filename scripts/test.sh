@@ -14,4 +14,9 @@ trap '"$ROOT/scripts/local-stack.sh" down >/dev/null 2>&1 || true' EXIT
 set -a; source "$LOCAL/env"; set +a
 export WOOXERO_LOCAL_ENV="$LOCAL/env"
 log "running the test suite (unit, moto integration, binaries under cargo lambda watch)"
-cargo test --workspace --no-fail-fast "$@"
+status=0
+cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$LOCAL/test-output.txt" || status=$?
+# One closing line for the whole suite (cargo prints one per test binary, the last often doc-tests with 0).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+     END { printf "all tests: %d passed, %d failed\n", p, f; if (p == 0) exit 1 }' "$LOCAL/test-output.txt" | tee "$LOCAL/test-summary.txt"
+exit "$status"
