@@ -116,6 +116,9 @@ pub enum SyncError {
 
 const TAX_RATES_TTL: Duration = Duration::from_secs(3600);
 
+/// A credit note's settlement was started (allocation or cash refund); a retry checks Xero first.
+const SETTLING: &str = "settling";
+
 fn idempotency_key(parts: &[&str]) -> String {
     hex::encode(Sha256::digest(parts.join("|").as_bytes()))
 }
@@ -647,7 +650,13 @@ impl SyncDeps {
             .refunds
             .iter()
             .filter(|r| r.id > 0 && !r.total.is_zero())
-            .filter(|r| run.state.credit_notes.iter().find(|c| c.refund_id == r.id).is_none_or(|c| c.settled.is_none()))
+            .filter(|r| {
+                run.state
+                    .credit_notes
+                    .iter()
+                    .find(|c| c.refund_id == r.id)
+                    .is_none_or(|c| matches!(c.settled.as_deref(), None | Some(SETTLING)))
+            })
             .cloned()
             .collect();
         if new_refunds.is_empty() {
@@ -679,7 +688,9 @@ impl SyncDeps {
         let suffix = if refund_id == 0 { "CANCEL".to_owned() } else { refund_id.to_string() };
         let number = format!("{invoice_number}-CN{suffix}");
         let date = date.unwrap_or_else(|| self.clock.now().date().to_string());
-        if !run.state.credit_notes.iter().any(|c| c.refund_id == refund_id) {
+        // Only an entry left by an earlier attempt can mean Xero already has the credit note.
+        let earlier_attempt = run.state.credit_notes.iter().any(|c| c.refund_id == refund_id);
+        if !earlier_attempt {
             run.state.credit_notes.push(CreditNoteState {
                 refund_id,
                 number: number.clone(),
@@ -693,7 +704,7 @@ impl SyncDeps {
         if run.state.credit_notes[idx].id.is_none() {
             // Marked before the write: a retry looks the credit note up by number first.
             self.save(run.state).await?;
-            let existing = self.xero.find_credit_note(run.ctx, &number).await?;
+            let existing = if earlier_attempt { self.xero.find_credit_note(run.ctx, &number).await? } else { None };
             let id = match existing {
                 Some(found) => found.credit_note_id,
                 None => {
@@ -726,18 +737,30 @@ impl SyncDeps {
             self.note(run.state, format!("credit note {number} for {amount:.2} created"));
             self.save(run.state).await?;
         }
-        if run.state.credit_notes[idx].settled.is_some() {
-            return Ok(());
+        match run.state.credit_notes[idx].settled.as_deref() {
+            None => {}
+            Some(SETTLING) => {
+                // An earlier attempt started settling: did Xero finish it?
+                let note = self.xero.find_credit_note(run.ctx, &number).await?;
+                if note.as_ref().is_some_and(|n| n.remaining_credit.is_zero()) {
+                    run.state.credit_notes[idx].settled = Some("settled".into());
+                    self.note(run.state, format!("credit note {number} found settled"));
+                    return self.save(run.state).await;
+                }
+            }
+            Some(_) => return Ok(()),
         }
         let credit_id = run.state.credit_notes[idx].id.clone().unwrap_or_default();
-        let note = self.xero.find_credit_note(run.ctx, &number).await?;
-        if note.as_ref().is_some_and(|n| n.remaining_credit.is_zero()) {
-            // Settled by an attempt that died before recording it.
-            run.state.credit_notes[idx].settled = Some("settled".into());
-            return self.save(run.state).await;
-        }
         let invoice = self.xero.get_invoice(run.ctx, &invoice_id).await?;
         let settle_date = date.clone();
+        let settles_with_a_write = (invoice.amount_due >= amount && invoice.status == "AUTHORISED")
+            || (run.mapping.refunds.when_paid == PaidRefund::CashRefund
+                && run.mapping.payments.accounts.contains_key(&run.order.payment_method));
+        if settles_with_a_write {
+            // Marked before the write, like the credit note itself.
+            run.state.credit_notes[idx].settled = Some(SETTLING.into());
+            self.save(run.state).await?;
+        }
         if invoice.amount_due >= amount && invoice.status == "AUTHORISED" {
             let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "allocate", &number]);
             match self.xero.allocate_credit_note(run.ctx, &credit_id, &invoice_id, amount, &settle_date, &key).await {
@@ -746,6 +769,7 @@ impl SyncDeps {
                     self.note(run.state, format!("credit note {number} allocated to {invoice_number}"));
                 }
                 Err(XeroApiError::Validation(msgs)) => {
+                    run.state.credit_notes[idx].settled = None;
                     run.problems.push(format!("allocating {number}: {}", msgs.join("; ")))
                 }
                 Err(e) => return Err(e.into()),
@@ -773,6 +797,7 @@ impl SyncDeps {
                     self.note(run.state, format!("credit note {number} refunded from account {account}"));
                 }
                 Err(XeroApiError::Validation(msgs)) => {
+                    run.state.credit_notes[idx].settled = None;
                     run.problems.push(format!("refunding {number}: {}", msgs.join("; ")))
                 }
                 Err(e) => return Err(e.into()),
