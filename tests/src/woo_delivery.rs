@@ -1,14 +1,9 @@
 //! Builds WooCommerce deliveries as WooCommerce sends them: raw body, `X-WC-Webhook-*` headers and
 //! the base64 HMAC-SHA256 signature.
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
+/// WooCommerce's signature of `body`: the same code webhook-ingest verifies with.
 pub fn signature(body: &[u8], secret: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    wooxero_shared::woo::webhook::sign(body, &secrecy::SecretString::from(secret.to_owned()))
 }
 
 /// The headers WooCommerce sends with a signed delivery.
