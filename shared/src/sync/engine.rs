@@ -41,6 +41,8 @@ struct Run<'a> {
     state: &'a mut OrderState,
     /// Contact id and tax rates, resolved once per job when first needed.
     lookups: Option<(String, HashMap<String, Decimal>)>,
+    /// The order as an invoice, built once per job when first needed.
+    built: Option<crate::mapping::invoice::BuiltInvoice>,
     /// Steps that could not be done (unmapped gateway, …): reported on the order, others still run.
     problems: Vec<String>,
 }
@@ -303,6 +305,7 @@ impl SyncDeps {
             ctx: &ctx,
             state: &mut state,
             lookups: None,
+            built: None,
             problems: Vec::new(),
         };
         let mut outcome = None;
@@ -381,14 +384,22 @@ impl SyncDeps {
         run: &mut Run<'_>,
         number: &str,
     ) -> Result<crate::mapping::invoice::BuiltInvoice, SyncError> {
-        let lookups = self.lookups(run).await?;
-        let mut built = build_invoice(
-            run.order,
-            run.mapping,
-            &Lookups { contact_id: &lookups.0, tax_rates: &lookups.1 },
-            Some(run.store.site_url.as_str()),
-        )
-        .map_err(|e: BuildError| SyncError::Permanent(e.to_string()))?;
+        // Built once per job: the order, mapping and lookups do not change within it.
+        let mut built = match &run.built {
+            Some(built) => built.clone(),
+            None => {
+                let lookups = self.lookups(run).await?;
+                let built = build_invoice(
+                    run.order,
+                    run.mapping,
+                    &Lookups { contact_id: &lookups.0, tax_rates: &lookups.1 },
+                    Some(run.store.site_url.as_str()),
+                )
+                .map_err(|e: BuildError| SyncError::Permanent(e.to_string()))?;
+                run.built = Some(built.clone());
+                built
+            }
+        };
         built.invoice.invoice_number = number.to_owned();
         Ok(built)
     }
@@ -857,23 +868,7 @@ impl SyncDeps {
         let order_number =
             if run.order.number.is_empty() { run.order.id.to_string() } else { run.order.number.clone() };
         let number = run.mapping.quote_number_for(&order_number, run.order.id);
-        let built = self.built_invoice(run, &number).await?;
-        let date = built.invoice.date.clone();
-        let expiry = time::Date::parse(&date, time::macros::format_description!("[year]-[month]-[day]"))
-            .map(|d| d.saturating_add(time::Duration::days(i64::from(run.mapping.quotes.expiry_days))).to_string())
-            .unwrap_or_else(|_| date.clone());
-        let quote = Quote {
-            contact: built.invoice.contact.clone(),
-            line_items: built.invoice.line_items.clone(),
-            date,
-            expiry_date: expiry,
-            line_amount_types: built.invoice.line_amount_types,
-            quote_number: number.clone(),
-            reference: order_number.clone(),
-            currency_code: built.invoice.currency_code.clone(),
-            status: run.mapping.quotes.status.clone(),
-            title: format!("WooCommerce order {order_number}"),
-        };
+        let quote = self.quote_document(run, &number, &run.mapping.quotes.status.clone()).await?;
         let hash = content_hash(&quote);
         self.items_for(run, &quote.line_items).await?;
         match run.state.quote.clone() {
@@ -925,25 +920,33 @@ impl SyncDeps {
         }
     }
 
+    /// The order as a quote: the invoice's lines, contact and date, expiring after `quotes.expiry_days`.
+    async fn quote_document(&self, run: &mut Run<'_>, number: &str, status: &str) -> Result<Quote, SyncError> {
+        let built = self.built_invoice(run, number).await?.invoice;
+        let expiry = time::Date::parse(&built.date, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(|d| d.saturating_add(time::Duration::days(i64::from(run.mapping.quotes.expiry_days))).to_string())
+            .unwrap_or_else(|_| built.date.clone());
+        Ok(Quote {
+            title: format!("WooCommerce order {}", built.reference),
+            contact: built.contact,
+            line_items: built.line_items,
+            date: built.date,
+            expiry_date: expiry,
+            line_amount_types: built.line_amount_types,
+            quote_number: number.to_owned(),
+            reference: built.reference,
+            currency_code: built.currency_code,
+            status: status.to_owned(),
+        })
+    }
+
     /// The order was paid: its quote is accepted (sent first if still a draft), then invoiced.
     async fn accept_quote(&self, run: &mut Run<'_>) -> Result<(), SyncError> {
         let Some(QuoteState { id: Some(id), number, status, hash }) = run.state.quote.clone() else { return Ok(()) };
         if status == "ACCEPTED" || status == "INVOICED" {
             return Ok(());
         }
-        let built = self.built_invoice(run, &number).await?;
-        let mut quote = Quote {
-            contact: built.invoice.contact.clone(),
-            line_items: built.invoice.line_items.clone(),
-            date: built.invoice.date.clone(),
-            expiry_date: built.invoice.due_date.clone(),
-            line_amount_types: built.invoice.line_amount_types,
-            quote_number: number.clone(),
-            reference: built.invoice.reference.clone(),
-            currency_code: built.invoice.currency_code.clone(),
-            status: "SENT".into(),
-            title: format!("WooCommerce order {}", built.invoice.reference),
-        };
+        let mut quote = self.quote_document(run, &number, "SENT").await?;
         if status == "DRAFT" {
             let key = idempotency_key(&[run.store.id.as_str(), &run.order.id.to_string(), "quote-sent", &number]);
             self.xero.update_quote(run.ctx, &id, &quote, &key).await?;
