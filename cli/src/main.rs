@@ -12,14 +12,14 @@ use wooxero_shared::aws::{dynamo::DynamoTable, secrets::SecretsManagerVault, Aws
 use wooxero_shared::clock::{rfc3339, Clock, SystemClock};
 use wooxero_shared::config::XeroConfig;
 use wooxero_shared::config::{process_env, ResourceNames};
-use wooxero_shared::connect::{ConnectDeps, ConnectError, ConnectSettings};
+use wooxero_shared::connect::{ConnectDeps, ConnectError, ConnectSettings, LINK_TTL};
 use wooxero_shared::ids::OrderId;
 use wooxero_shared::ids::StoreId;
 use wooxero_shared::mapping::{Mapping, MappingError};
 use wooxero_shared::ports::{CreateError, StoreRepo, StoreSecretVault};
 use wooxero_shared::ports::{MappingRepo, OrderStateRepo, SyncStatus, WooKeyVault, WooKeys};
 use wooxero_shared::store::{webhook_url, Store, StoreStatus, WebhookSetup};
-use wooxero_shared::xero::identity::{Connection, IdentityError, TokenGrant, XeroIdentity};
+use wooxero_shared::xero::identity::XeroIdentity;
 use wooxero_shared::xero::tokens::XeroTokenVault;
 
 #[derive(Parser)]
@@ -205,36 +205,12 @@ fn connect_deps(ctx: &Ctx, identity: Arc<dyn XeroIdentity>) -> ConnectDeps {
     }
 }
 
-/// Connect links need no Xero app settings; an identity that is never called stands in.
-struct NoIdentity;
-
-#[async_trait::async_trait]
-impl XeroIdentity for NoIdentity {
-    fn authorize_url(&self, _: &str, _: &oauth2::PkceCodeChallenge) -> String {
-        String::new()
-    }
-    async fn exchange_code(&self, _: &str, _: &str) -> Result<TokenGrant, IdentityError> {
-        Err(IdentityError::Refused("not available in the CLI".into()))
-    }
-    async fn refresh(&self, _: &SecretString) -> Result<TokenGrant, IdentityError> {
-        Err(IdentityError::Refused("not available in the CLI".into()))
-    }
-    async fn revoke(&self, _: &SecretString) -> Result<(), IdentityError> {
-        Err(IdentityError::Refused("not available in the CLI".into()))
-    }
-    async fn connections(&self, _: &SecretString, _: Option<&str>) -> Result<Vec<Connection>, IdentityError> {
-        Err(IdentityError::Refused("not available in the CLI".into()))
-    }
-    async fn delete_connection(&self, _: &SecretString, _: &str) -> Result<bool, IdentityError> {
-        Err(IdentityError::Refused("not available in the CLI".into()))
-    }
-}
-
 async fn connect(ctx: &Ctx, id: &StoreId) -> anyhow::Result<()> {
-    let token = connect_deps(ctx, Arc::new(NoIdentity)).create_link(id).await.map_err(|e| match e {
-        ConnectError::UnknownStore => anyhow::anyhow!("no store {id}"),
-        other => other.into(),
-    })?;
+    let token =
+        wooxero_shared::connect::create_link(&ctx.table, &ctx.table, id, LINK_TTL).await.map_err(|e| match e {
+            ConnectError::UnknownStore => anyhow::anyhow!("no store {id}"),
+            other => other.into(),
+        })?;
     let base = ctx.api_url.as_deref().context("set WOOXERO_API_URL (or --api-url) to the stack's ApiUrl output")?;
     println!("Open this link in a browser within 15 minutes to connect store {id} to Xero (it works once):");
     println!("{}/connect/{id}?t={token}", connect_base(base));

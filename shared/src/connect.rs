@@ -97,6 +97,20 @@ fn link_key(token: &str) -> String {
     format!("LINK#{}", hex::encode(Sha256::digest(token.as_bytes())))
 }
 
+/// A one-time token for `GET /connect/{store}?t=…`, valid for `ttl`. Needs no Xero settings, so
+/// the CLI can call it directly.
+pub async fn create_link(
+    stores: &dyn StoreRepo,
+    once: &dyn OneTimeTokens,
+    store: &StoreId,
+    ttl: Duration,
+) -> Result<String, ConnectError> {
+    stores.get(store).await?.ok_or(ConnectError::UnknownStore)?;
+    let token = random_token();
+    once.put(&link_key(&token), &serde_json::json!({ "store_id": store }), ttl).await?;
+    Ok(token)
+}
+
 /// What the callback query string carries.
 #[derive(Debug, Default)]
 pub struct CallbackParams {
@@ -125,10 +139,7 @@ impl ConnectDeps {
 
     /// For the CLI: a one-time token for `GET /connect/{store}?t=…`, valid for 15 minutes.
     pub async fn create_link(&self, store: &StoreId) -> Result<String, ConnectError> {
-        self.known_store(store).await?;
-        let token = random_token();
-        self.once.put(&link_key(&token), &serde_json::json!({ "store_id": store }), self.settings.link_ttl).await?;
-        Ok(token)
+        create_link(self.stores.as_ref(), self.once.as_ref(), store, self.settings.link_ttl).await
     }
 
     /// `GET /connect/{store}?t=…`: consumes the link and returns Xero's consent URL.
